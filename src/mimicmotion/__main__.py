@@ -1,0 +1,5 @@
+import sys
+
+from mimicmotion.cli import main
+
+sys.exit(main())

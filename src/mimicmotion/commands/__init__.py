@@ -1,0 +1,1 @@
+"""Subcommands of the `mimicmotion` command line (see `mimicmotion.cli`)."""

@@ -1,0 +1,235 @@
+"""Reading and writing video, one frame at a time.
+
+Videos (mp4, mov, webm, mkv, gif, ...) are decoded with PyAV; a folder of images is read as a
+video too. Frames are yielded as RGB uint8 arrays (height, width, 3) and never collected, so
+memory does not depend on the length of the video. Output files are written next to their final
+path under a temporary name and renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from mimicmotion.errors import MimicMotionError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+FOLDER_FPS = 24.0  # an image folder carries no frame rate; it is read as 24 fps footage
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+
+
+def driving_frame_step(fps: float, stride: int) -> int:
+    """Source frames between two sampled driving frames: `stride` at <= 24 fps, more above.
+
+    This is the sampling rule the released checkpoint's inference used (facts doc section 5).
+    """
+    if stride < 1:
+        raise MimicMotionError(f"stride must be at least 1, got {stride}")
+    return stride * max(1, int(fps / 24))
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB uint8 (height, width, 3)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MimicMotionError(f"image not found: {path}")
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as error:
+        raise MimicMotionError(f"cannot read image {path}: {error}") from None
+
+
+def _natural_key(path: Path) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    if not files:
+        raise MimicMotionError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}")
+    return sorted(files, key=_natural_key)
+
+
+def _open_container(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise MimicMotionError(f"video not found: {path}")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as error:
+        raise MimicMotionError(f"cannot read video {path}: {error}") from None
+    if not container.streams.video:
+        container.close()
+        raise MimicMotionError(f"no video stream in {path}")
+    return container
+
+
+def _stream_fps(stream: av.video.stream.VideoStream) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if rate:
+        return float(rate)
+    return FOLDER_FPS
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Size, frame rate and frame count of a video file or image folder, without decoding it."""
+    path = Path(path)
+    if path.is_dir():
+        files = _folder_images(path)
+        first = read_image(files[0])
+        return VideoInfo(path, first.shape[1], first.shape[0], FOLDER_FPS, len(files))
+    container = _open_container(path)
+    with container:
+        stream = container.streams.video[0]
+        num_frames = stream.frames
+        if not num_frames:  # webm/mkv do not store a count: count packets, which is cheap
+            num_frames = sum(1 for packet in container.demux(stream) if packet.size)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        fps = _stream_fps(stream)
+    if num_frames == 0 or width == 0 or height == 0:
+        raise MimicMotionError(f"video has no frames: {path}")
+    return VideoInfo(path, width, height, fps, num_frames)
+
+
+def iter_frames(
+    path: str | os.PathLike, step: int = 1, max_frames: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (source frame index, RGB uint8 frame) for every `step`-th frame, from frame 0.
+
+    At most `max_frames` frames are yielded. Raises MimicMotionError if the source cannot be
+    decoded or yields no frame at all.
+    """
+    if step < 1:
+        raise MimicMotionError(f"frame step must be at least 1, got {step}")
+    if max_frames is not None and max_frames < 1:
+        raise MimicMotionError(f"max_frames must be at least 1, got {max_frames}")
+    path = Path(path)
+    frames = _iter_folder(path) if path.is_dir() else _iter_container(path)
+    yielded = 0
+    for index, frame in frames:
+        if index % step:
+            continue
+        yield index, frame
+        yielded += 1
+        if max_frames is not None and yielded >= max_frames:
+            break
+    if yielded == 0:
+        raise MimicMotionError(f"video has no frames: {path}")
+
+
+def _iter_folder(folder: Path) -> Iterator[tuple[int, np.ndarray]]:
+    for index, file in enumerate(_folder_images(folder)):
+        yield index, read_image(file)
+
+
+def _iter_container(path: Path) -> Iterator[tuple[int, np.ndarray]]:
+    container = _open_container(path)
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                yield index, frame.to_ndarray(format="rgb24")
+        except av.error.FFmpegError as error:
+            raise MimicMotionError(f"cannot decode video {path}: {error}") from None
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail early if `path` cannot be created: its folder is missing or not writable."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise MimicMotionError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise MimicMotionError(f"output folder is not writable: {folder}")
+    if path.is_dir():
+        raise MimicMotionError(f"output path is a folder: {path}")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds.
+
+    Any exception, KeyboardInterrupt included, removes the temporary file, so a failed or
+    interrupted run never leaves a partial output behind.
+    """
+    path = check_writable(path)
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent or "."
+    )
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        yield temp
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+class VideoWriter:
+    """Encodes RGB uint8 frames into an open container as H.264 (yuv420p)."""
+
+    def __init__(self, container: av.container.OutputContainer, fps: float, crf: int) -> None:
+        self._container = container
+        self._rate = Fraction(fps).limit_denominator(1001)
+        self._crf = crf
+        self._stream: av.video.stream.VideoStream | None = None
+        self.frames_written = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected an RGB uint8 frame (H, W, 3), got {frame.dtype} {frame.shape}")
+        if self._stream is None:
+            self._stream = self._add_stream(width=frame.shape[1], height=frame.shape[0])
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        self._container.mux(self._stream.encode(video_frame))
+        self.frames_written += 1
+
+    def _add_stream(self, width: int, height: int) -> av.video.stream.VideoStream:
+        if width % 2 or height % 2:
+            raise ValueError(f"H.264 needs an even frame size, got {width}x{height}")
+        stream = self._container.add_stream("libx264", rate=self._rate)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(self._crf)}
+        return stream
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            self._container.mux(self._stream.encode(None))
+
+
+@contextlib.contextmanager
+def video_writer(path: str | os.PathLike, fps: float, crf: int = 18) -> Iterator[VideoWriter]:
+    """Write an H.264 mp4 at `fps`, atomically: the file appears at `path` only when the block
+    ends without error and at least one frame was written."""
+    with atomic_output(path) as temp:
+        container = av.open(str(temp), mode="w", format="mp4")
+        writer = VideoWriter(container, fps, crf)
+        try:
+            yield writer
+            writer.flush()
+        finally:
+            container.close()
+        if writer.frames_written == 0:
+            raise MimicMotionError(f"no frames to write to {path}")

@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -6,6 +7,7 @@ import pytest
 # Tests never reach the network: weights are tiny random models the tests build and save.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).parent))  # the `helpers` package of the tests
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -14,5 +16,23 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def shared_data() -> Path:
     """The real media in ../shared/data; tests that need it skip when it is absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real test media not found at ../shared/data (expected beside the repository)")
+        pytest.skip("real test media not found at ../shared/data (expected beside the repository)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> tuple[Path, Path]:
+    """(base folder, checkpoint .pth) of tiny random models in the released formats."""
+    from helpers.tiny_models import save_tiny_weights
+
+    return save_tiny_weights(tmp_path_factory.mktemp("tiny_weights"))
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe(tiny_weights):
+    from mimicmotion import MimicMotionPipeline
+
+    base, checkpoint = tiny_weights
+    pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=checkpoint)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -14,9 +14,7 @@ from importlib import import_module
 from mimicmotion import __version__
 from mimicmotion.errors import MimicMotionError
 
-COMMANDS = (
-    "pose",
-)
+COMMANDS = ("pose",)
 
 
 def build_parser() -> argparse.ArgumentParser:

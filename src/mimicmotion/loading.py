@@ -1,0 +1,326 @@
+"""Finding and loading weights: the SVD base model and MimicMotion checkpoints.
+
+The base model is a hub id or a local folder in diffusers layout (`unet`, `vae`,
+`image_encoder`, `scheduler`, `feature_extractor`). A MimicMotion checkpoint is one flat state dict
+with `unet.*` and `pose_net.*` keys, as `.pth` (read with `torch.load(weights_only=True)`) or
+`.safetensors`. Every key is accounted for: a missing, unexpected or wrongly shaped tensor stops
+loading with a message that names the keys and the file, instead of leaving parts of the model at
+their random initialisation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mimicmotion.errors import MimicMotionError
+
+DEFAULT_BASE = "stabilityai/stable-video-diffusion-img2vid-xt-1-1"
+DEFAULT_CHECKPOINT = "tencent/MimicMotion/MimicMotion_1-1.pth"
+CHECKPOINT_PREFIXES = ("unet.", "pose_net.")
+WEIGHT_NAMES = {"unet": "diffusion_pytorch_model", "vae": "diffusion_pytorch_model", "image_encoder": "model"}
+_SHOWN_KEYS = 8
+
+
+# ----------------------------------------------------------------------------- finding files
+
+
+def is_hub_id(reference: str | os.PathLike) -> bool:
+    """True for "owner/name" (maybe followed by a path in the repository) that is not a local path."""
+    text = str(reference)
+    return not Path(text).exists() and text.count("/") >= 1 and not text.startswith(("/", ".", "~"))
+
+
+def base_file_patterns(with_unet_weights: bool) -> list[str]:
+    """The files of an SVD repository that loading reads (configs, fp16 vae and image encoder)."""
+    patterns = [
+        "model_index.json",
+        "scheduler/*.json",
+        "feature_extractor/*.json",
+        "unet/config.json",
+        "vae/config.json",
+        "vae/diffusion_pytorch_model.fp16.safetensors",
+        "image_encoder/config.json",
+        "image_encoder/model.fp16.safetensors",
+    ]
+    if with_unet_weights:
+        patterns.append("unet/diffusion_pytorch_model.fp16.safetensors")
+    return patterns
+
+
+def _hub_failure(what: str, error: Exception) -> MimicMotionError:
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    reason = "offline mode (HF_HUB_OFFLINE) is on and they are not in the cache" if offline else str(error)
+    return MimicMotionError(
+        f"cannot get {what}: {reason}. Either download them where there is internet "
+        "(`mimicmotion download`, then copy the Hugging Face cache, ~/.cache/huggingface, here), or pass "
+        "local paths (--base-model FOLDER in diffusers layout, --checkpoint FILE)"
+    )
+
+
+def resolve_base(base: str | os.PathLike, with_unet_weights: bool = False) -> Path:
+    """A local folder holding the base model: `base` itself, or its hub snapshot (downloaded if needed)."""
+    if Path(base).is_dir():
+        return Path(base)
+    if not is_hub_id(base):
+        raise MimicMotionError(f"base model not found: {base} is neither a folder nor a hub id (owner/name)")
+    from huggingface_hub import snapshot_download
+
+    patterns = base_file_patterns(with_unet_weights)
+    try:
+        folder = Path(snapshot_download(str(base), allow_patterns=patterns))
+    except Exception as error:  # hub errors come in many types; all mean "not available here"
+        raise _hub_failure(f"the base model {base} ({', '.join(patterns)})", error) from None
+    # A repository without fp16 variants: fetch the full-precision files of those components.
+    missing = [name for name in ("vae", "image_encoder") if _weights_file(folder, name) is None]
+    if with_unet_weights and _weights_file(folder, "unet") is None:
+        missing.append("unet")
+    if missing:
+        full = [f"{name}/{WEIGHT_NAMES[name]}.safetensors" for name in missing]
+        try:
+            folder = Path(snapshot_download(str(base), allow_patterns=patterns + full))
+        except Exception as error:
+            raise _hub_failure(f"the base model {base} ({', '.join(full)})", error) from None
+    return folder
+
+
+def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
+    """A local checkpoint file: `checkpoint` itself, or "owner/repo/file" from the hub."""
+    path = Path(checkpoint).expanduser()
+    if path.is_file():
+        return path
+    if not is_hub_id(checkpoint) or str(checkpoint).count("/") < 2:
+        raise MimicMotionError(f"checkpoint not found: {checkpoint}")
+    from huggingface_hub import hf_hub_download
+
+    owner, name, filename = str(checkpoint).split("/", 2)
+    try:
+        return Path(hf_hub_download(f"{owner}/{name}", filename))
+    except Exception as error:
+        raise _hub_failure(f"the checkpoint {checkpoint}", error) from None
+
+
+def _weights_file(folder: Path, component: str) -> Path | None:
+    """The component's weights, preferring the fp16 variant (what the released loader read)."""
+    stem = folder / component / WEIGHT_NAMES[component]
+    for candidate in (
+        stem.with_name(stem.name + ".fp16.safetensors"),
+        stem.with_name(stem.name + ".safetensors"),
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def variant_of(folder: Path, component: str) -> str | None:
+    """ "fp16" if the component is stored as the fp16 variant, None for plain files."""
+    file = _weights_file(folder, component)
+    if file is None:
+        raise MimicMotionError(
+            f"no weights for {component} in {folder}: expected {component}/{WEIGHT_NAMES[component]}"
+            "[.fp16].safetensors"
+        )
+    return "fp16" if file.name.endswith(".fp16.safetensors") else None
+
+
+# ----------------------------------------------------------------------------- reading weights
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors of a `.safetensors` or torch-saved (`.pth`, `.pt`, `.bin`, `.ckpt`) file, on the CPU.
+
+    Torch files are read with `weights_only=True` (no arbitrary objects are unpickled) and
+    memory-mapped, so a 3 GB checkpoint is not copied into memory before it is used.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MimicMotionError(f"checkpoint not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as error:  # corrupt or foreign files fail in format-specific ways
+        raise MimicMotionError(f"cannot read checkpoint {path}: {error}") from None
+    if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
+        state = state["state_dict"]
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise MimicMotionError(f"{path} is not a flat state dict of tensors")
+    return dict(state)
+
+
+def split_checkpoint(state: Mapping[str, torch.Tensor], source: str | os.PathLike) -> dict[str, dict]:
+    """{"unet": {...}, "pose_net": {...}} with the prefixes removed; any other key is an error."""
+    parts: dict[str, dict] = {prefix[:-1]: {} for prefix in CHECKPOINT_PREFIXES}
+    foreign = []
+    for key, tensor in state.items():
+        prefix = next((p for p in CHECKPOINT_PREFIXES if key.startswith(p)), None)
+        if prefix is None:
+            foreign.append(key)
+        else:
+            parts[prefix[:-1]][key[len(prefix) :]] = tensor
+    if foreign:
+        raise MimicMotionError(
+            f"{source} is not a MimicMotion checkpoint: keys must start with unet. or pose_net., "
+            f"found {_key_list(foreign)}"
+        )
+    for name, part in parts.items():
+        if not part:
+            raise MimicMotionError(f"{source} has no {name}.* weights; is it a MimicMotion checkpoint?")
+    return parts
+
+
+def _key_list(keys: list[str]) -> str:
+    shown = ", ".join(sorted(keys)[:_SHOWN_KEYS])
+    more = len(keys) - _SHOWN_KEYS
+    return f"{len(keys)} key(s): {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def check_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
+    """Raise MimicMotionError unless `state` has exactly the module's keys with its shapes."""
+    expected = module.state_dict(keep_vars=True)
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (model {tuple(expected[k].shape)})"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {_key_list(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {_key_list(unexpected)}")
+    if wrong:
+        problems.append(f"wrong shape for {_key_list(wrong)}")
+    if problems:
+        raise MimicMotionError(f"{what} does not match the model architecture: " + "; ".join(problems))
+
+
+def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> nn.Module:
+    """Strictly load `state` into `module` (which may live on the meta device) and return it."""
+    check_state_dict(module, state, what)
+    module.load_state_dict(state, strict=True, assign=True)
+    return module
+
+
+def check_loading_info(info: Mapping[str, list], what: str) -> None:
+    """Turn a library loader's `output_loading_info` report into an error if anything did not match."""
+    problems = []
+    for field, label in (
+        ("missing_keys", "missing"),
+        ("unexpected_keys", "unexpected"),
+        ("mismatched_keys", "wrong shape for"),
+    ):
+        keys = [str(k[0]) if isinstance(k, tuple) else str(k) for k in info.get(field, [])]
+        if keys:
+            problems.append(f"{label} {_key_list(keys)}")
+    if info.get("error_msgs"):
+        problems.append("; ".join(map(str, info["error_msgs"])))
+    if problems:
+        raise MimicMotionError(f"{what} does not match the model architecture: " + "; ".join(problems))
+
+
+# ----------------------------------------------------------------------------- components
+
+
+def load_components(
+    base: str | os.PathLike = DEFAULT_BASE,
+    checkpoint: str | os.PathLike | None = DEFAULT_CHECKPOINT,
+    torch_dtype: torch.dtype = torch.float32,
+) -> dict[str, object]:
+    """Every component of the pipeline, loaded strictly and cast to `torch_dtype`.
+
+    With a checkpoint, the unet is built from the base's config and takes all its weights (and
+    PoseNet's) from the checkpoint; the base's unet weights are not read. Without one, the unet
+    is the base's own (SVD) and PoseNet is freshly initialised: the starting point for training.
+    """
+    from diffusers import (
+        AutoencoderKLTemporalDecoder,
+        EulerDiscreteScheduler,
+        UNetSpatioTemporalConditionModel,
+    )
+    from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
+
+    from mimicmotion.models.pose_net import PoseNet
+
+    folder = resolve_base(base, with_unet_weights=checkpoint is None)
+    for name in ("unet", "vae", "image_encoder", "scheduler", "feature_extractor"):
+        if not (folder / name).is_dir():
+            raise MimicMotionError(f"base model {folder} has no {name}/ folder (expected diffusers layout)")
+
+    def library_load(cls, subfolder: str, **kwargs):
+        what = f"{subfolder} weights in {folder}"
+        try:
+            model, info = cls.from_pretrained(
+                folder,
+                subfolder=subfolder,
+                variant=variant_of(folder, subfolder),
+                torch_dtype=torch_dtype,
+                output_loading_info=True,
+                **kwargs,
+            )
+        except MimicMotionError:
+            raise
+        except Exception as error:
+            raise MimicMotionError(f"cannot load {what}: {error}") from None
+        check_loading_info(info, what)
+        return model
+
+    vae = library_load(AutoencoderKLTemporalDecoder, "vae")
+    image_encoder = library_load(CLIPVisionModelWithProjection, "image_encoder")
+    scheduler = EulerDiscreteScheduler.from_pretrained(folder, subfolder="scheduler")
+    feature_extractor = CLIPImageProcessor.from_pretrained(folder, subfolder="feature_extractor")
+
+    if checkpoint is None:
+        unet = library_load(UNetSpatioTemporalConditionModel, "unet")
+        pose_net = cast(PoseNet(out_channels=unet.config.block_out_channels[0]), torch_dtype)
+    else:
+        path = resolve_checkpoint(checkpoint)
+        parts = split_checkpoint(read_state_dict(path), path)
+        from accelerate import init_empty_weights
+
+        config = UNetSpatioTemporalConditionModel.load_config(folder, subfolder="unet")
+        with init_empty_weights():
+            unet = UNetSpatioTemporalConditionModel.from_config(config)
+        unet = load_into(unet, _cast_state(parts["unet"], torch_dtype), f"{path} (unet.*)")
+        pose_net = PoseNet(out_channels=unet.config.block_out_channels[0])
+        pose_net = load_into(pose_net, _cast_state(parts["pose_net"], torch_dtype), f"{path} (pose_net.*)")
+    _check_time_embedding(unet, folder)
+    return {
+        "vae": vae,
+        "image_encoder": image_encoder,
+        "unet": unet,
+        "pose_net": pose_net,
+        "scheduler": scheduler,
+        "feature_extractor": feature_extractor,
+    }
+
+
+def _cast_state(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    return {key: tensor.to(dtype) if tensor.is_floating_point() else tensor for key, tensor in state.items()}
+
+
+def cast(module: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Change a model's dtype in place.
+
+    Goes through `nn.Module.to` because diffusers' `ModelMixin.to` warns on every dtype change
+    (even for models with no float32-only modules); the result is the same.
+    """
+    return nn.Module.to(module, dtype)
+
+
+def _check_time_embedding(unet: nn.Module, folder: Path) -> None:
+    # The sampler passes three added time ids (fps - 1, motion bucket, noise strength).
+    expected = unet.add_embedding.linear_1.in_features
+    if unet.config.addition_time_embed_dim * 3 != expected:
+        raise MimicMotionError(
+            f"the unet in {folder} expects {expected} added time-embedding inputs, not 3 x "
+            f"{unet.config.addition_time_embed_dim}: it is not an SVD image-to-video unet"
+        )

@@ -1,0 +1,275 @@
+"""MimicMotionPipeline: reference image + pose frames -> video, on Stable Video Diffusion.
+
+The sampler follows the released implementation step for step (facts doc section 3) so that a
+seed gives the released frames: the CLIP and VAE paths of the reference, the order in which
+random numbers are drawn, the window layout, classifier-free guidance per frame and the decoding
+in chunks. On top of it: any number of frames (also fewer than one window), a choice of fusion,
+a single conditional pass when guidance is off, and decoding as an iterator so that frames can be
+written while the rest are still being decoded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import PIL.Image
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
+    _resize_with_antialiasing,
+)
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+
+from mimicmotion.errors import MimicMotionError
+from mimicmotion.loading import DEFAULT_BASE, DEFAULT_CHECKPOINT, cast, load_components
+from mimicmotion.models.pose_net import pose_conditioning
+from mimicmotion.sampling import denoise
+from mimicmotion.windows import fusion_weights, plan_windows
+
+OUTPUT_TYPES = ("pt", "np", "pil", "latent")
+
+
+class PoseFrameSource(Protocol):
+    """What `pose_frames` must offer: a tensor (F, 3, H, W) or anything indexed like one."""
+
+    shape: Any
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, frames: list[int]) -> torch.Tensor: ...
+
+
+@dataclass
+class MimicMotionPipelineOutput(BaseOutput):
+    """`frames`: (batch, F, 3, H, W) in [0, 1] for "pt", (batch, F, H, W, 3) for "np", a list of
+    lists of PIL images for "pil", and the latents (batch, F, 4, H/8, W/8) for "latent".
+    `windows`: the frame indices of every denoising window (frame 0 is the reference)."""
+
+    frames: Any
+    windows: list[list[int]]
+
+
+class MimicMotionPipeline(DiffusionPipeline):
+    model_cpu_offload_seq = "image_encoder->unet->vae"
+    # PoseNet is small and runs between unet calls; keeping it on the accelerator avoids a
+    # transfer per window.
+    _exclude_from_cpu_offload = ("pose_net",)
+
+    def __init__(self, vae, image_encoder, unet, pose_net, scheduler, feature_extractor) -> None:
+        super().__init__()
+        self.register_modules(
+            vae=vae,
+            image_encoder=image_encoder,
+            unet=unet,
+            pose_net=pose_net,
+            scheduler=scheduler,
+            feature_extractor=feature_extractor,
+        )
+        self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        base: str | os.PathLike = DEFAULT_BASE,
+        checkpoint: str | os.PathLike | None = DEFAULT_CHECKPOINT,
+        torch_dtype: torch.dtype = torch.float32,
+    ) -> MimicMotionPipeline:
+        """Load the SVD base (hub id or diffusers folder) and a MimicMotion checkpoint.
+
+        `checkpoint` is a local `.pth`/`.safetensors` file or "owner/repo/file" on the hub; None
+        keeps SVD's own unet and a fresh PoseNet. Move the result with `.to("cuda")` or call
+        `enable_model_cpu_offload()` to keep idle components on the CPU.
+        """
+        return cls(**load_components(base, checkpoint, torch_dtype))
+
+    # ------------------------------------------------------------------ reference image
+
+    def _image_tensor(self, image, height: int, width: int) -> torch.Tensor:
+        """The reference as float32 (1, 3, H, W) in [0, 1], on the CPU."""
+        if isinstance(image, PIL.Image.Image):
+            image = np.asarray(image.convert("RGB"))
+        if isinstance(image, np.ndarray):
+            if image.ndim != 3 or image.shape[2] != 3:
+                raise MimicMotionError(f"reference image must be (H, W, 3) RGB, got shape {image.shape}")
+            scale = 255.0 if image.dtype == np.uint8 else 1.0
+            image = torch.from_numpy(image.astype(np.float32) / scale).permute(2, 0, 1)
+        if not isinstance(image, torch.Tensor):
+            raise MimicMotionError(f"unsupported reference image type {type(image).__name__}")
+        image = image.float().cpu()
+        if image.ndim == 3:
+            image = image[None]
+        if image.shape[1:] != (3, height, width):
+            raise MimicMotionError(
+                f"the reference image is {tuple(image.shape[-2:])} (H, W) but the pose frames are "
+                f"{(height, width)}: prepare both at the same size (see mimicmotion.pose.prepare_reference)"
+            )
+        return image
+
+    def _encode_image(self, image: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """CLIP image embedding (1, 1, D), preprocessed like the released code (no crop)."""
+        size = self.image_encoder.config.image_size
+        # Resized in [-1, 1] with SVD's antialiasing filter, then back to [0, 1] and normalised.
+        resized = (_resize_with_antialiasing(image * 2.0 - 1.0, (size, size)) + 1.0) / 2.0
+        mean = torch.tensor(self.feature_extractor.image_mean).view(1, 3, 1, 1)
+        std = torch.tensor(self.feature_extractor.image_std).view(1, 3, 1, 1)
+        pixels = ((resized - mean) / std).to(device=device, dtype=self.image_encoder.dtype)
+        return self.image_encoder(pixels).image_embeds.unsqueeze(1)
+
+    def _encode_vae_image(self, image: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """Mode of the VAE posterior (1, 4, h, w), unscaled, as the released sampler conditions."""
+        upcast = self.vae.dtype in (torch.float16, torch.bfloat16) and self.vae.config.force_upcast
+        dtype = self.vae.dtype
+        if upcast:
+            cast(self.vae, torch.float32)
+        latent = self.vae.encode(image.to(device=device, dtype=self.vae.dtype)).latent_dist.mode()
+        if upcast:
+            cast(self.vae, dtype)
+        return latent
+
+    # ------------------------------------------------------------------ sampling
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        image: PIL.Image.Image | np.ndarray | torch.Tensor,
+        pose_frames: torch.Tensor | PoseFrameSource,
+        tile_size: int = 72,
+        tile_overlap: int = 6,
+        fusion: str = "official",
+        num_inference_steps: int = 25,
+        min_guidance_scale: float = 2.0,
+        max_guidance_scale: float = 2.0,
+        fps: int = 7,
+        motion_bucket_id: int = 127,
+        noise_aug_strength: float = 0.0,
+        generator: torch.Generator | None = None,
+        output_type: str = "pt",
+        decode_chunk_size: int = 8,
+    ) -> MimicMotionPipelineOutput:
+        """Generate F frames following `pose_frames` (F, 3, H, W) in [-1, 1].
+
+        Frame 0 of `pose_frames` must be the pose of the reference image itself; output frame 0
+        stands for the reference and is normally dropped when writing the video. `image` is the
+        reference at H x W (PIL, uint8 array, or float tensor in [0, 1]). `fps` is the
+        conditioning value (the released code passes 7 whatever the output frame rate).
+        """
+        num_frames, height, width = self._check_inputs(pose_frames, output_type, fusion)
+        windows = plan_windows(num_frames, tile_size, tile_overlap)
+        weights = fusion_weights(windows, fusion)
+        device = self._execution_device
+        guided = max_guidance_scale > 1.0
+
+        # Conditioning on the reference, with random numbers drawn in the released order:
+        # first the image noise (drawn even when its strength is 0), then one window of latents.
+        image = self._image_tensor(image, height, width)
+        image_embeddings = self._encode_image(image, device)
+        dtype = image_embeddings.dtype
+        vae_input = image * 2.0 - 1.0
+        noise = randn_tensor(vae_input.shape, generator=generator, device=device, dtype=vae_input.dtype)
+        vae_input = vae_input.to(device) + noise_aug_strength * noise
+        image_latents = self._encode_vae_image(vae_input, device).to(dtype)
+        time_ids = torch.tensor([[fps - 1, motion_bucket_id, noise_aug_strength]], dtype=dtype, device=device)
+
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        latents = self._initial_latents(num_frames, tile_size, height, width, dtype, device, generator)
+
+        def denoiser(model_input: torch.Tensor, t: torch.Tensor, frames: list[int]) -> torch.Tensor:
+            pose = pose_frames[frames].to(device=device, dtype=self.pose_net.dtype)
+            cond = self._unet(model_input, t, image_latents, image_embeddings, time_ids, self.pose_net(pose))
+            if not guided:
+                return cond
+            zeros = torch.zeros_like
+            uncond = self._unet(model_input, t, zeros(image_latents), zeros(image_embeddings), time_ids, None)
+            return torch.cat([uncond, cond])
+
+        guidance = None
+        if guided:
+            guidance = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames)
+        with self.progress_bar(total=len(self.scheduler.timesteps) * len(windows)) as progress:
+            latents = denoise(latents, self.scheduler, windows, weights, denoiser, guidance, progress.update)
+        self.maybe_free_model_hooks()
+
+        if output_type == "latent":
+            return MimicMotionPipelineOutput(frames=latents, windows=windows)
+        video = torch.cat(list(self.decode_latents(latents, decode_chunk_size)))[None]
+        return MimicMotionPipelineOutput(frames=_convert_output(video, output_type), windows=windows)
+
+    def _check_inputs(self, pose_frames, output_type: str, fusion: str) -> tuple[int, int, int]:
+        if output_type not in OUTPUT_TYPES:
+            raise MimicMotionError(
+                f"unknown output_type {output_type!r}; choose one of {', '.join(OUTPUT_TYPES)}"
+            )
+        fusion_weights([[0]], fusion)  # rejects unknown names before any work is done
+        shape = tuple(pose_frames.shape)
+        if len(shape) != 4 or shape[1] != 3 or shape[0] < 1:
+            raise MimicMotionError(f"pose_frames must be (F, 3, H, W) with F >= 1, got shape {shape}")
+        num_frames, _, height, width = shape
+        multiple = self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
+        if height % multiple or width % multiple:
+            raise MimicMotionError(
+                f"frame size {width}x{height} must be a multiple of {multiple} in both directions"
+            )
+        return num_frames, height, width
+
+    def _initial_latents(
+        self, num_frames, tile_size, height, width, dtype, device, generator
+    ) -> torch.Tensor:
+        # One window of noise, repeated along time: frame f starts from the noise of frame f mod N.
+        shape = (
+            1,
+            tile_size,
+            self.vae.config.latent_channels,
+            height // self.vae_scale_factor,
+            width // self.vae_scale_factor,
+        )
+        noise = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+        noise = noise * self.scheduler.init_noise_sigma
+        return noise.repeat(1, num_frames // tile_size + 1, 1, 1, 1)[:, :num_frames]
+
+    def _unet(self, model_input, t, image_latents, image_embeddings, time_ids, pose_features) -> torch.Tensor:
+        frames = model_input.shape[1]
+        model_input = torch.cat([model_input, image_latents[:, None].expand(-1, frames, -1, -1, -1)], dim=2)
+        with pose_conditioning(self.unet, pose_features):
+            return self.unet(
+                model_input,
+                t,
+                encoder_hidden_states=image_embeddings,
+                added_time_ids=time_ids,
+                return_dict=False,
+            )[0]
+
+    # ------------------------------------------------------------------ decoding
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor, chunk_size: int = 8) -> Iterator[torch.Tensor]:
+        """Decode (1, F, 4, h, w) latents `chunk_size` frames at a time.
+
+        Yields float32 CPU tensors (n, 3, H, W) in [0, 1] in frame order; the temporal decoder
+        sees each chunk as one clip, as in the released code, so chunks must stay the same to
+        reproduce its frames.
+        """
+        if chunk_size < 1:
+            raise MimicMotionError(f"decode chunk size must be at least 1, got {chunk_size}")
+        latents = latents.flatten(0, 1) / self.vae.config.scaling_factor
+        for start in range(0, latents.shape[0], chunk_size):
+            chunk = latents[start : start + chunk_size].to(
+                device=self._execution_device, dtype=self.vae.dtype
+            )
+            frames = self.vae.decode(chunk, num_frames=chunk.shape[0]).sample
+            yield (frames.float().cpu() / 2.0 + 0.5).clamp(0.0, 1.0)
+        self.maybe_free_model_hooks()
+
+
+def _convert_output(video: torch.Tensor, output_type: str):
+    """(batch, F, 3, H, W) in [0, 1] -> the requested output type."""
+    if output_type == "pt":
+        return video
+    array = video.permute(0, 1, 3, 4, 2).numpy()
+    if output_type == "np":
+        return array
+    return [[PIL.Image.fromarray((frame * 255).round().astype(np.uint8)) for frame in clip] for clip in array]

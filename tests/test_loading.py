@@ -1,0 +1,154 @@
+"""Loading the base model and checkpoints from the real on-disk formats, strictly."""
+
+import pickle
+import shutil
+
+import pytest
+import torch
+from helpers.tiny_models import checkpoint_state, save_checkpoint, save_tiny_base, tiny_pose_net, tiny_unet
+
+from mimicmotion import MimicMotionPipeline
+from mimicmotion.errors import MimicMotionError
+from mimicmotion.loading import read_state_dict, resolve_base, resolve_checkpoint
+
+
+@pytest.fixture(scope="module")
+def state():
+    return checkpoint_state(tiny_unet(seed=1), tiny_pose_net(seed=2))
+
+
+def loaded_equals(pipe, state):
+    for key, tensor in state.items():
+        module, name = key.split(".", 1)
+        if not torch.equal(getattr(pipe, module).state_dict()[name].float(), tensor.float()):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_checkpoint_formats_load_every_tensor(tiny_weights, state, tmp_path, suffix):
+    base, _ = tiny_weights
+    path = save_checkpoint(tmp_path / f"ckpt{suffix}", state)
+    pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=path)
+    assert loaded_equals(pipe, state)
+
+
+def test_base_with_fp16_variant_files_only(tmp_path, state):
+    base = save_tiny_base(tmp_path / "base16", fp16_variant=True)
+    assert not list(base.glob("vae/*model.safetensors")) and list(base.glob("vae/*.fp16.safetensors"))
+    ckpt = save_checkpoint(tmp_path / "c.pth", state)
+    pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=ckpt)
+    assert pipe.vae.dtype == torch.float32  # fp16 files, upcast to the requested dtype
+    from safetensors.torch import load_file
+
+    stored = load_file(base / "vae" / "diffusion_pytorch_model.fp16.safetensors")
+    key = next(iter(stored))
+    assert torch.equal(pipe.vae.state_dict()[key], stored[key].float())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_loading(tiny_weights, dtype):
+    base, ckpt = tiny_weights
+    pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=ckpt, torch_dtype=dtype)
+    assert {pipe.unet.dtype, pipe.vae.dtype, pipe.image_encoder.dtype, pipe.pose_net.dtype} == {dtype}
+
+
+def test_without_checkpoint_the_base_unet_and_a_fresh_posenet(tiny_weights):
+    base, _ = tiny_weights
+    pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=None)
+    saved = tiny_unet(seed=0).state_dict()  # save_tiny_base wrote the unet of seed 0
+    assert all(torch.equal(pipe.unet.state_dict()[k], v) for k, v in saved.items())
+    assert torch.count_nonzero(pipe.pose_net.final_proj.weight) == 0
+
+
+def test_missing_and_unexpected_keys_are_named(tiny_weights, state, tmp_path):
+    base, _ = tiny_weights
+    broken = dict(state)
+    del broken["unet.conv_in.weight"]
+    del broken["pose_net.final_proj.bias"]
+    broken["unet.extra_block.weight"] = torch.zeros(1)
+    path = save_checkpoint(tmp_path / "broken.pth", broken)
+    with pytest.raises(MimicMotionError) as error:
+        MimicMotionPipeline.from_pretrained(base, checkpoint=path)
+    message = str(error.value)
+    assert "conv_in.weight" in message and "extra_block.weight" in message and str(path) in message
+    assert "missing" in message and "unexpected" in message
+
+
+def test_wrong_shapes_are_named(tiny_weights, state, tmp_path):
+    base, _ = tiny_weights
+    broken = dict(state)
+    broken["pose_net.final_proj.weight"] = torch.zeros(320, 128, 1, 1)  # full-size PoseNet for a tiny unet
+    path = save_checkpoint(tmp_path / "shape.safetensors", broken)
+    with pytest.raises(MimicMotionError, match=r"wrong shape for .*final_proj\.weight"):
+        MimicMotionPipeline.from_pretrained(base, checkpoint=path)
+
+
+def test_foreign_prefixes_are_refused(tiny_weights, state, tmp_path):
+    base, _ = tiny_weights
+    renamed = {k.replace("unet.", "model.diffusion_model.", 1): v for k, v in state.items()}
+    path = save_checkpoint(tmp_path / "sd.pth", renamed)
+    with pytest.raises(MimicMotionError, match="not a MimicMotion checkpoint"):
+        MimicMotionPipeline.from_pretrained(base, checkpoint=path)
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_pickled_objects_are_never_unpickled(tmp_path, capsys):
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as f:
+        pickle.dump({"unet.x": Payload()}, f)
+    with pytest.raises(MimicMotionError, match="cannot read checkpoint"):
+        read_state_dict(path)
+    assert "must never run" not in capsys.readouterr().out
+
+
+def test_corrupt_and_missing_files(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    with pytest.raises(MimicMotionError, match="cannot read checkpoint"):
+        read_state_dict(bad)
+    with pytest.raises(MimicMotionError, match="checkpoint not found"):
+        resolve_checkpoint(tmp_path / "nothing.pth")
+
+
+def test_base_folder_with_a_missing_component(tiny_weights, tmp_path):
+    base, ckpt = tiny_weights
+    copy = shutil.copytree(base, tmp_path / "base")
+    shutil.rmtree(copy / "image_encoder")
+    with pytest.raises(MimicMotionError, match="image_encoder"):
+        MimicMotionPipeline.from_pretrained(copy, checkpoint=ckpt)
+
+
+def test_base_weights_that_do_not_match_their_config(tiny_weights, tmp_path):
+    base, ckpt = tiny_weights
+    copy = shutil.copytree(base, tmp_path / "base")
+    from safetensors.torch import load_file, save_file
+
+    weights = copy / "vae" / "diffusion_pytorch_model.safetensors"
+    tensors = load_file(weights)
+    tensors.pop(next(k for k in tensors if k.startswith("decoder.")))
+    save_file(tensors, weights)
+    with pytest.raises(MimicMotionError, match="vae"):
+        MimicMotionPipeline.from_pretrained(copy, checkpoint=ckpt)
+
+
+def test_hub_references_offline_give_one_message_with_both_remedies(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_cache"))
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    for call in (
+        lambda: resolve_base("stabilityai/stable-video-diffusion-img2vid-xt-1-1"),
+        lambda: resolve_checkpoint("tencent/MimicMotion/MimicMotion_1-1.pth"),
+    ):
+        with pytest.raises(MimicMotionError) as error:
+            call()
+        message = str(error.value)
+        assert "mimicmotion download" in message and "--base-model" in message
+    with pytest.raises(MimicMotionError, match="neither a folder nor a hub id"):
+        resolve_base(tmp_path / "no_such_folder")

@@ -152,3 +152,11 @@ def test_hub_references_offline_give_one_message_with_both_remedies(monkeypatch,
         assert "mimicmotion download" in message and "--base-model" in message
     with pytest.raises(MimicMotionError, match="neither a folder nor a hub id"):
         resolve_base(tmp_path / "no_such_folder")
+
+
+def test_legacy_torch_save_format_is_read_too(tiny_weights, state, tmp_path):
+    base, _ = tiny_weights
+    path = tmp_path / "legacy.pth"
+    torch.save(state, path, _use_new_zipfile_serialization=False)
+    pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=path)
+    assert loaded_equals(pipe, state)

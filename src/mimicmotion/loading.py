@@ -11,6 +11,7 @@ their random initialisation.
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -134,7 +135,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Tensors of a `.safetensors` or torch-saved (`.pth`, `.pt`, `.bin`, `.ckpt`) file, on the CPU.
 
     Torch files are read with `weights_only=True` (no arbitrary objects are unpickled) and
-    memory-mapped, so a 3 GB checkpoint is not copied into memory before it is used.
+    memory-mapped when possible, so a 3 GB checkpoint is not copied into memory before it is used.
     """
     path = Path(path)
     if not path.is_file():
@@ -145,7 +146,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
             state = load_file(str(path), device="cpu")
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            # Memory-map files in the zip format (every torch.save since 1.6); older ones cannot be.
+            mmap = zipfile.is_zipfile(path)
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:  # corrupt or foreign files fail in format-specific ways
         raise MimicMotionError(f"cannot read checkpoint {path}: {error}") from None
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):

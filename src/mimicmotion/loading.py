@@ -18,10 +18,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mimicmotion.config import DEFAULT_BASE, DEFAULT_CHECKPOINT
 from mimicmotion.errors import MimicMotionError
 
-DEFAULT_BASE = "stabilityai/stable-video-diffusion-img2vid-xt-1-1"
-DEFAULT_CHECKPOINT = "tencent/MimicMotion/MimicMotion_1-1.pth"
 CHECKPOINT_PREFIXES = ("unet.", "pose_net.")
 WEIGHT_NAMES = {"unet": "diffusion_pytorch_model", "vae": "diffusion_pytorch_model", "image_encoder": "model"}
 _SHOWN_KEYS = 8

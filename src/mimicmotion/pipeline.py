@@ -25,8 +25,9 @@ from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion 
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from mimicmotion.config import DEFAULT_BASE, DEFAULT_CHECKPOINT
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.loading import DEFAULT_BASE, DEFAULT_CHECKPOINT, cast, load_components
+from mimicmotion.loading import cast, load_components
 from mimicmotion.models.pose_net import pose_conditioning
 from mimicmotion.sampling import denoise
 from mimicmotion.windows import fusion_weights, plan_windows
@@ -110,7 +111,7 @@ class MimicMotionPipeline(DiffusionPipeline):
             )
         return image
 
-    def _encode_image(self, image: torch.Tensor, device: torch.device) -> torch.Tensor:
+    def encode_image(self, image: torch.Tensor, device: torch.device) -> torch.Tensor:
         """CLIP image embedding (1, 1, D), preprocessed like the released code (no crop)."""
         size = self.image_encoder.config.image_size
         # Resized in [-1, 1] with SVD's antialiasing filter, then back to [0, 1] and normalised.
@@ -120,7 +121,7 @@ class MimicMotionPipeline(DiffusionPipeline):
         pixels = ((resized - mean) / std).to(device=device, dtype=self.image_encoder.dtype)
         return self.image_encoder(pixels).image_embeds.unsqueeze(1)
 
-    def _encode_vae_image(self, image: torch.Tensor, device: torch.device) -> torch.Tensor:
+    def encode_reference_latent(self, image: torch.Tensor, device: torch.device) -> torch.Tensor:
         """Mode of the VAE posterior (1, 4, h, w), unscaled, as the released sampler conditions."""
         upcast = self.vae.dtype in (torch.float16, torch.bfloat16) and self.vae.config.force_upcast
         dtype = self.vae.dtype
@@ -167,12 +168,12 @@ class MimicMotionPipeline(DiffusionPipeline):
         # Conditioning on the reference, with random numbers drawn in the released order:
         # first the image noise (drawn even when its strength is 0), then one window of latents.
         image = self._image_tensor(image, height, width)
-        image_embeddings = self._encode_image(image, device)
+        image_embeddings = self.encode_image(image, device)
         dtype = image_embeddings.dtype
         vae_input = image * 2.0 - 1.0
         noise = randn_tensor(vae_input.shape, generator=generator, device=device, dtype=vae_input.dtype)
         vae_input = vae_input.to(device) + noise_aug_strength * noise
-        image_latents = self._encode_vae_image(vae_input, device).to(dtype)
+        image_latents = self.encode_reference_latent(vae_input, device).to(dtype)
         time_ids = torch.tensor([[fps - 1, motion_bucket_id, noise_aug_strength]], dtype=dtype, device=device)
 
         self.scheduler.set_timesteps(num_inference_steps, device=device)

@@ -1,0 +1,341 @@
+"""Training samples from prepared videos (paper 3.2).
+
+A sample is N frames of one video taken at a random equal interval, a reference frame drawn
+independently from the same video, both resized to cover the training size and center-cropped, the
+pose pictures of the N frames drawn by the same renderer inference uses (keypoints moved into the
+crop), and the hand weight map at latent resolution.
+
+Samples are numbered 0, 1, 2, ... over the whole run: sample g belongs to epoch g // V (V videos),
+takes the video at position g % V of that epoch's shuffled order, and draws every random choice from a
+generator seeded by (seed, g). A run that resumes at sample g therefore sees exactly the samples it
+would have seen, on any number of processes. Frames are decoded from the original videos (seeking to
+the clip), so prepared data stays small and the training size can change without preparing again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose.render import PoseRenderer
+from mimicmotion.pose.types import MISSING, PoseSequence
+from mimicmotion.train.hand_mask import hand_weight_maps
+from mimicmotion.train.prepare import POSE_FILE, VIDEOS_FOLDER, read_meta
+
+DATA_STREAM = 0  # randomness streams per sample (objective.NOISE_STREAM is the other)
+ORDER_STREAM = 2
+SEEK_GAP = 48  # wanted frames further apart than this are reached by seeking rather than decoding
+
+
+@dataclass(frozen=True)
+class PreparedVideo:
+    folder: Path
+    video: Path
+    num_frames: int  # frames of the source video
+    pose_frames: int  # entries of its PoseSequence (every frame, or every k-th above 24 fps)
+    fps: float
+    width: int
+    height: int
+    frame_pts: list[int] | None
+
+
+def load_prepared(data: str | Path, min_frames: int = 1) -> list[PreparedVideo]:
+    """Videos that `mimicmotion prepare-data` finished in `data`, with at least `min_frames` pose frames."""
+    data = Path(data)
+    if not data.is_dir():
+        raise MimicMotionError(f"prepared data not found: {data} (run `mimicmotion prepare-data` first)")
+    folders = sorted(p.parent for p in (data / VIDEOS_FOLDER).glob("*/meta.json"))
+    if not folders:
+        raise MimicMotionError(f"no prepared videos in {data} (run `mimicmotion prepare-data --out {data}`)")
+    videos, short = [], 0
+    for folder in folders:
+        meta = read_meta(folder)
+        if meta["pose_frames"] < min_frames:
+            short += 1
+            continue
+        videos.append(
+            PreparedVideo(
+                folder=folder,
+                video=Path(meta["video"]),
+                num_frames=int(meta["num_frames"]),
+                pose_frames=int(meta["pose_frames"]),
+                fps=float(meta["fps"]),
+                width=int(meta["width"]),
+                height=int(meta["height"]),
+                frame_pts=meta.get("frame_pts"),
+            )
+        )
+    if not videos:
+        raise MimicMotionError(
+            f"all {len(folders)} prepared videos in {data} are shorter than a clip ({min_frames} frames)"
+        )
+    if short:
+        tqdm.write(
+            f"mimicmotion: {short} of {len(folders)} videos are shorter than a clip ({min_frames} frames)"
+        )
+    return videos
+
+
+# ----------------------------------------------------------------------------------------- choices
+
+
+def sample_rng(seed: int, index: int, stream: int = DATA_STREAM) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, index, stream]))
+
+
+def video_order(seed: int, epoch: int, num_videos: int) -> np.ndarray:
+    """The shuffled order of the videos in `epoch`."""
+    return sample_rng(seed, epoch, ORDER_STREAM).permutation(num_videos)
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    frames: list[int]  # positions of the N clip frames in the video's pose sequence
+    reference: int  # position of the reference
+    interval: int
+
+
+def plan_clip(
+    rng: np.random.Generator, length: int, num_frames: int, min_interval: int, max_interval: int
+) -> ClipPlan:
+    """N of `length` frames at a random equal interval (as far as the video allows), and an independent
+    reference frame."""
+    longest = (length - 1) // (num_frames - 1)
+    if longest < min_interval:
+        raise ValueError(f"a video of {length} frames cannot hold {num_frames} frames {min_interval} apart")
+    interval = int(rng.integers(min_interval, min(max_interval, longest) + 1))
+    span = (num_frames - 1) * interval
+    start = int(rng.integers(0, length - span))
+    reference = int(rng.integers(0, length))
+    return ClipPlan([start + k * interval for k in range(num_frames)], reference, interval)
+
+
+def min_video_frames(num_frames: int, min_interval: int) -> int:
+    return (num_frames - 1) * min_interval + 1
+
+
+# ---------------------------------------------------------------------------------------- geometry
+
+
+@dataclass(frozen=True)
+class CoverCrop:
+    """Resize (src_h, src_w) to (resized_h, resized_w), covering (height, width); crop at (top, left)."""
+
+    src_h: int
+    src_w: int
+    resized_h: int
+    resized_w: int
+    top: int
+    left: int
+    height: int
+    width: int
+
+    @classmethod
+    def fit(cls, src_h: int, src_w: int, height: int, width: int) -> CoverCrop:
+        # The geometry of the reference preparation at inference (pose.reference.prepare_reference).
+        if src_h / src_w < height / width:  # wider than the target: match heights
+            resized_h, resized_w = height, math.ceil(height / (src_h / src_w))
+        else:
+            resized_h, resized_w = math.ceil(width * (src_h / src_w)), width
+        top = round((resized_h - height) / 2.0)
+        left = round((resized_w - width) / 2.0)
+        return cls(src_h, src_w, resized_h, resized_w, top, left, height, width)
+
+    def image(self, frame: np.ndarray) -> np.ndarray:
+        if frame.shape[:2] != (self.src_h, self.src_w):
+            raise MimicMotionError(
+                f"frame of size {frame.shape[1]}x{frame.shape[0]}, expected {self.src_w}x{self.src_h} "
+                "(the video changed since prepare-data?)"
+            )
+        # Area averaging when shrinking keeps fine texture from aliasing into the training targets.
+        shrinking = self.resized_h < self.src_h
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        resized = cv2.resize(frame, (self.resized_w, self.resized_h), interpolation=interpolation)
+        return np.ascontiguousarray(
+            resized[self.top : self.top + self.height, self.left : self.left + self.width]
+        )
+
+    def points(self, points: np.ndarray) -> np.ndarray:
+        """Keypoints [x, y, conf] normalised by the source size -> by the crop; absent ones stay absent."""
+        moved = np.array(points, dtype=np.float32, copy=True)
+        moved[..., 0] = (points[..., 0] * self.resized_w - self.left) / self.width
+        moved[..., 1] = (points[..., 1] * self.resized_h - self.top) / self.height
+        absent = points[..., 2] <= 0
+        moved[..., :2][absent] = MISSING
+        return moved
+
+
+# ------------------------------------------------------------------------------------------ frames
+
+
+def read_frames(video: PreparedVideo, indices: list[int]) -> dict[int, np.ndarray]:
+    """RGB uint8 frames {index: (H, W, 3)} of the source video, seeking to each group of indices."""
+    wanted = sorted(set(indices))
+    try:
+        container = av.open(str(video.video))
+    except (av.error.FFmpegError, OSError) as error:
+        raise MimicMotionError(f"cannot read video {video.video}: {error}") from None
+    found: dict[int, np.ndarray] = {}
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        pts = video.frame_pts
+        if pts is not None and len(pts) == video.num_frames:
+            for group in _groups(wanted):
+                found.update(_decode_group(container, stream, pts, group))
+        missing = [i for i in wanted if i not in found]
+        if missing:  # no usable timestamps: decode from the start up to the last frame needed
+            container.seek(0)
+            last = missing[-1]
+            for index, frame in enumerate(container.decode(stream)):
+                if index in missing:
+                    found[index] = frame.to_ndarray(format="rgb24")
+                if index >= last:
+                    break
+    if len(found) < len(wanted):
+        raise MimicMotionError(
+            f"{video.video} has fewer frames than prepare-data counted ({video.num_frames})"
+        )
+    return found
+
+
+def _groups(indices: list[int]) -> Iterator[list[int]]:
+    group = [indices[0]]
+    for index in indices[1:]:
+        if index - group[-1] > SEEK_GAP:
+            yield group
+            group = []
+        group.append(index)
+    yield group
+
+
+def _decode_group(container, stream, pts: list[int], group: list[int]) -> dict[int, np.ndarray]:
+    targets = {pts[i]: i for i in group}
+    last = pts[group[-1]]
+    found = {}
+    container.seek(pts[group[0]], stream=stream, backward=True, any_frame=False)
+    for frame in container.decode(stream):
+        if frame.pts is None:
+            break
+        if frame.pts in targets:
+            found[targets[frame.pts]] = frame.to_ndarray(format="rgb24")
+        if frame.pts >= last:
+            break
+    return found
+
+
+# ------------------------------------------------------------------------------------- the dataset
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """Sample g -> dict(index, frames, reference, pose, hand_weights, fps); see the module docstring.
+
+    frames, pose: uint8 (N, 3, H, W); reference: uint8 (3, H, W); hand_weights: float32 (N, H/s, W/s)
+    with s = `latent_scale`; fps: the clip's frame rate (pose frame rate / interval).
+    """
+
+    def __init__(self, videos: list[PreparedVideo], config, latent_scale: int = 8) -> None:
+        self.videos = videos
+        self.config = config
+        self.latent_scale = latent_scale
+        self._renderer: PoseRenderer | None = None  # one per worker process, made on first use
+
+    def __len__(self) -> int:
+        return len(self.videos)  # one epoch; indices beyond it are the following epochs
+
+    def video_of(self, index: int) -> PreparedVideo:
+        epoch, position = divmod(index, len(self.videos))
+        return self.videos[video_order(self.config.seed, epoch, len(self.videos))[position]]
+
+    def __getitem__(self, index: int) -> dict:
+        config = self.config
+        video = self.video_of(index)
+        all_poses = PoseSequence.load(video.folder / POSE_FILE)
+        plan = plan_clip(
+            sample_rng(config.seed, index),
+            len(all_poses),
+            config.num_frames,
+            config.min_frame_interval,
+            config.max_frame_interval,
+        )
+        sources = [int(i) for i in all_poses.frame_indices[plan.frames]]
+        reference_source = int(all_poses.frame_indices[plan.reference])
+        crop = CoverCrop.fit(video.height, video.width, config.height, config.width)
+        decoded = read_frames(video, [*sources, reference_source])
+        frames = np.stack([crop.image(decoded[i]) for i in sources])
+        reference = crop.image(decoded[reference_source])
+        poses = self._cropped_poses(all_poses, plan.frames, crop)
+        pose_pictures = self._render(poses)
+        hand_weights = hand_weight_maps(
+            poses.hands,
+            config.height // self.latent_scale,
+            config.width // self.latent_scale,
+            config.hand_threshold,
+            config.hand_padding,
+            config.hand_weight,
+            aspect=config.width / config.height,
+        )
+        return {
+            "index": index,
+            "frames": torch.from_numpy(frames).permute(0, 3, 1, 2),
+            "reference": torch.from_numpy(reference).permute(2, 0, 1),
+            "pose": torch.from_numpy(pose_pictures).permute(0, 3, 1, 2),
+            "hand_weights": torch.from_numpy(hand_weights),
+            "fps": all_poses.sample_fps / plan.interval,
+        }
+
+    def _cropped_poses(self, poses: PoseSequence, entries: list[int], crop: CoverCrop) -> PoseSequence:
+        """The keypoints of `entries`, moved into the crop (normalised by the training size)."""
+        chosen = poses.select(entries)
+        return chosen.with_points(
+            crop.points(chosen.points()), width=self.config.width, height=self.config.height
+        )
+
+    def _render(self, poses: PoseSequence) -> np.ndarray:
+        if self._renderer is None:
+            self._renderer = PoseRenderer(self.config.height, self.config.width, self.config.render_style)
+        return np.stack([self._renderer.render(poses, k) for k in range(len(poses))])
+
+    def validation_inputs(self) -> tuple[np.ndarray, torch.Tensor, float]:
+        """(reference RGB uint8 (H, W, 3), pose frames (N, 3, H, W) in [-1, 1], fps) for a validation video.
+
+        The first video's first frame is the reference; as at inference, pose frame 0 is the reference's
+        own pose and frames 1..N-1 follow the video from its start.
+        """
+        config = self.config
+        video = self.videos[0]
+        poses = PoseSequence.load(video.folder / POSE_FILE)
+        crop = CoverCrop.fit(video.height, video.width, config.height, config.width)
+        first = int(poses.frame_indices[0])
+        reference = crop.image(read_frames(video, [first])[first])
+        entries = [0, *range(min(config.num_frames - 1, len(poses)))]
+        pictures = self._render(self._cropped_poses(poses, entries, crop))
+        pose = torch.from_numpy(pictures).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        return reference, pose, poses.sample_fps
+
+
+class MicroBatches(torch.utils.data.Sampler):
+    """Endless micro-batches of sample indices for one process, from micro-step `start` on.
+
+    Micro-step m of process r (of `world`) holds samples ((m * world + r) * B + i), i < B: all
+    processes together walk through 0, 1, 2, ... without overlap.
+    """
+
+    def __init__(self, start: int, batch_size: int, world: int, rank: int) -> None:
+        self.start, self.batch_size, self.world, self.rank = start, batch_size, world, rank
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.start
+        while True:
+            first = (step * self.world + self.rank) * self.batch_size
+            yield list(range(first, first + self.batch_size))
+            step += 1

@@ -1,0 +1,82 @@
+"""One batch of clips -> the per-clip training loss, conditioned exactly as the inference pipeline conditions.
+
+The reference goes through the pipeline's own encoders (`MimicMotionPipeline.encode_image` for CLIP,
+`encode_reference_latent` for the latent: posterior mode, unscaled), after the same noise augmentation as at
+inference (image + strength * noise); time ids are [fps - 1, motion bucket, strength]. The frames
+become target latents by sampling the VAE posterior, times the scaling factor (the latent space the
+sampler works in). Dropped clips get what the unconditional pass of guidance gets: zero image
+embedding, zero reference latent, no pose features.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mimicmotion.train.objective import SampleNoise, preconditioning, weighted_denoising_loss
+
+VAE_CHUNK = 8  # frames encoded at once: bounds the VAE's activation memory at full resolution
+
+
+@torch.no_grad()
+def encode_frames(vae, frames: torch.Tensor, posterior_noise: torch.Tensor) -> torch.Tensor:
+    """Target latents (batch, N, C, h, w): a sample of the VAE posterior of each frame, scaled.
+
+    `frames` (batch, N, 3, H, W) in [-1, 1]; the posterior is sampled with `posterior_noise` (the
+    clip's own random numbers) instead of the global generator, so resuming reproduces it.
+    """
+    batch, count = frames.shape[:2]
+    flat = frames.flatten(0, 1).to(vae.dtype)
+    means, stds = [], []
+    for start in range(0, flat.shape[0], VAE_CHUNK):
+        posterior = vae.encode(flat[start : start + VAE_CHUNK]).latent_dist
+        means.append(posterior.mean)
+        stds.append(posterior.std)
+    mean = torch.cat(means).unflatten(0, (batch, count))
+    std = torch.cat(stds).unflatten(0, (batch, count))
+    return (mean + std * posterior_noise.to(mean.dtype)) * vae.config.scaling_factor
+
+
+def clip_losses(
+    model, pipe, batch: dict, noise: SampleNoise, condition_fps: int | None, motion_bucket_id: int
+):
+    """(per-clip loss (batch,), sigma (batch,)) for a batch from `ClipDataset` and its `SampleNoise`.
+
+    `pipe` is a MimicMotionPipeline holding the frozen VAE and CLIP encoder; `model` the (wrapped)
+    MimicMotionModel being trained.
+    """
+    device = noise.sigma.device
+    frames = batch["frames"].to(device).float() / 127.5 - 1.0
+    count = frames.shape[1]
+
+    # Conditioning on the reference, as MimicMotionPipeline.__call__ does it.
+    reference = batch["reference"].float() / 255.0  # on the CPU, where the pipeline's CLIP resize runs
+    with torch.no_grad():
+        target = encode_frames(pipe.vae, frames, noise.latent_noise)
+        image_embeddings = pipe.encode_image(reference, device).float()
+        augmented = (
+            reference.to(device) * 2.0 - 1.0 + noise.noise_aug.view(-1, 1, 1, 1) * noise.reference_noise
+        )
+        image_latents = pipe.encode_reference_latent(augmented, device).float()
+    keep = (~noise.drop).float()
+    image_embeddings = image_embeddings * keep.view(-1, 1, 1)
+    image_latents = image_latents * keep.view(-1, 1, 1, 1)
+    fps = (
+        batch["fps"].to(device).float().round()
+        if condition_fps is None
+        else torch.full_like(keep, condition_fps)
+    )
+    time_ids = torch.stack(
+        [fps - 1.0, torch.full_like(keep, motion_bucket_id), noise.noise_aug.float()], dim=1
+    )
+
+    # EDM: noise the targets, precondition, predict, denoise.
+    sigma = noise.sigma.float().view(-1, 1, 1, 1, 1)
+    noisy = target + sigma * noise.noise
+    c = preconditioning(sigma)
+    model_input = torch.cat([c.c_in * noisy, image_latents[:, None].expand(-1, count, -1, -1, -1)], dim=2)
+    pose = batch["pose"].to(device).float() / 127.5 - 1.0
+    prediction = model(model_input, c.c_noise.flatten(), image_embeddings, time_ids, pose, keep)
+    denoised = c.c_skip * noisy + c.c_out * prediction.float()
+
+    weights = batch["hand_weights"].to(device)
+    return weighted_denoising_loss(denoised, target, noise.sigma, weights), noise.sigma

@@ -14,7 +14,17 @@ from importlib import import_module
 from mimicmotion import __version__
 from mimicmotion.errors import MimicMotionError
 
-COMMANDS = ("pose",)
+COMMANDS = (
+    "animate",
+    "download",
+    "pose",
+    "prepare_data",
+    "train",
+    "export",
+    "evaluate",
+    "plot",
+    "compare_fusion",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

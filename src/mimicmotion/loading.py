@@ -248,7 +248,10 @@ def load_components(
         EulerDiscreteScheduler,
         UNetSpatioTemporalConditionModel,
     )
-    from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
+
+    # The pipeline only reads the processor's normalisation constants; the PIL-based class needs no
+    # torchvision (the default class falls back to it with a warning when torchvision is absent).
+    from transformers import CLIPImageProcessorPil, CLIPVisionModelWithProjection
 
     from mimicmotion.models.pose_net import PoseNet
 
@@ -278,7 +281,7 @@ def load_components(
     vae = library_load(AutoencoderKLTemporalDecoder, "vae")
     image_encoder = library_load(CLIPVisionModelWithProjection, "image_encoder")
     scheduler = EulerDiscreteScheduler.from_pretrained(folder, subfolder="scheduler")
-    feature_extractor = CLIPImageProcessor.from_pretrained(folder, subfolder="feature_extractor")
+    feature_extractor = CLIPImageProcessorPil.from_pretrained(folder, subfolder="feature_extractor")
 
     if checkpoint is None:
         unet = library_load(UNetSpatioTemporalConditionModel, "unet")

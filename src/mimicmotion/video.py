@@ -27,6 +27,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 FOLDER_FPS = 24.0  # an image folder carries no frame rate; it is read as 24 fps footage
 
 
+class NoFramesError(MimicMotionError):
+    """The video (or the part of it asked for) holds no frame."""
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     path: Path
@@ -110,44 +114,69 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
 
 
 def iter_frames(
-    path: str | os.PathLike, step: int = 1, max_frames: int | None = None
+    path: str | os.PathLike,
+    step: int = 1,
+    max_frames: int | None = None,
+    size: tuple[int, int] | None = None,
+    start: int = 0,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (source frame index, RGB uint8 frame) for every `step`-th frame, from frame 0.
+    """Yield (source frame index, RGB uint8 frame) for every `step`-th frame (index % step == 0).
 
-    At most `max_frames` frames are yielded. Raises MimicMotionError if the source cannot be
-    decoded or yields no frame at all.
+    Frames before index `start` are skipped, and at most `max_frames` frames are yielded. With `size` =
+    (width, height) frames come scaled to that size (by the decoder's scaler for videos, cheaper than
+    resizing afterwards). Skipped frames are decoded (videos need them) but not converted. Raises
+    MimicMotionError if the source cannot be decoded or yields no frame at all.
     """
     if step < 1:
         raise MimicMotionError(f"frame step must be at least 1, got {step}")
     if max_frames is not None and max_frames < 1:
         raise MimicMotionError(f"max_frames must be at least 1, got {max_frames}")
     path = Path(path)
-    frames = _iter_folder(path) if path.is_dir() else _iter_container(path)
+    keep = _Keep(step, start)
+    frames = _iter_folder(path, keep, size) if path.is_dir() else _iter_container(path, keep, size)
     yielded = 0
     for index, frame in frames:
-        if index % step:
-            continue
         yield index, frame
         yielded += 1
         if max_frames is not None and yielded >= max_frames:
             break
     if yielded == 0:
-        raise MimicMotionError(f"video has no frames: {path}")
+        raise NoFramesError(f"video has no frames: {path}" + (f" from frame {start}" if start else ""))
 
 
-def _iter_folder(folder: Path) -> Iterator[tuple[int, np.ndarray]]:
+@dataclass(frozen=True)
+class _Keep:
+    """Which source frames iter_frames yields."""
+
+    step: int
+    start: int
+
+    def __call__(self, index: int) -> bool:
+        return index >= self.start and index % self.step == 0
+
+
+def _iter_folder(folder: Path, keep: _Keep, size: tuple[int, int] | None) -> Iterator[tuple[int, np.ndarray]]:
     for index, file in enumerate(_folder_images(folder)):
-        yield index, read_image(file)
+        if not keep(index):
+            continue
+        image = read_image(file)
+        if size is not None and (image.shape[1], image.shape[0]) != tuple(size):
+            image = np.asarray(Image.fromarray(image).resize(tuple(size), Image.Resampling.BILINEAR))
+        yield index, image
 
 
-def _iter_container(path: Path) -> Iterator[tuple[int, np.ndarray]]:
+def _iter_container(
+    path: Path, keep: _Keep, size: tuple[int, int] | None
+) -> Iterator[tuple[int, np.ndarray]]:
+    scale = {} if size is None else {"width": int(size[0]), "height": int(size[1]), "interpolation": "AREA"}
     container = _open_container(path)
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         try:
             for index, frame in enumerate(container.decode(stream)):
-                yield index, frame.to_ndarray(format="rgb24")
+                if keep(index):
+                    yield index, frame.to_ndarray(format="rgb24", **scale)
         except av.error.FFmpegError as error:
             raise MimicMotionError(f"cannot decode video {path}: {error}") from None
 
@@ -178,6 +207,10 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     )
     os.close(handle)
     temp = Path(temp_name)
+    # mkstemp makes the file private (0600); give the output the permissions a new file normally gets
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)
     try:
         yield temp
         os.replace(temp, path)
@@ -189,10 +222,13 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
 class VideoWriter:
     """Encodes RGB uint8 frames into an open container as H.264 (yuv420p)."""
 
-    def __init__(self, container: av.container.OutputContainer, fps: float, crf: int) -> None:
+    def __init__(
+        self, container: av.container.OutputContainer, fps: float, crf: int, preset: str | None = None
+    ) -> None:
         self._container = container
         self._rate = Fraction(fps).limit_denominator(1001)
         self._crf = crf
+        self._preset = preset
         self._stream: av.video.stream.VideoStream | None = None
         self.frames_written = 0
 
@@ -211,7 +247,10 @@ class VideoWriter:
         stream = self._container.add_stream("libx264", rate=self._rate)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(self._crf)}
+        options = {"crf": str(self._crf)}
+        if self._preset:  # x264 speed/size trade-off (libx264's default is "medium")
+            options["preset"] = self._preset
+        stream.options = options
         return stream
 
     def flush(self) -> None:
@@ -220,12 +259,14 @@ class VideoWriter:
 
 
 @contextlib.contextmanager
-def video_writer(path: str | os.PathLike, fps: float, crf: int = 18) -> Iterator[VideoWriter]:
+def video_writer(
+    path: str | os.PathLike, fps: float, crf: int = 18, preset: str | None = None
+) -> Iterator[VideoWriter]:
     """Write an H.264 mp4 at `fps`, atomically: the file appears at `path` only when the block
-    ends without error and at least one frame was written."""
+    ends without error and at least one frame was written. `preset`: x264 preset (default medium)."""
     with atomic_output(path) as temp:
         container = av.open(str(temp), mode="w", format="mp4")
-        writer = VideoWriter(container, fps, crf)
+        writer = VideoWriter(container, fps, crf, preset)
         try:
             yield writer
             writer.flush()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
-from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from mimicmotion.models.pose_net import PoseNet
 
@@ -95,9 +95,17 @@ def save_tiny_base(folder: Path, fp16_variant: bool = False, seed: int = 0) -> P
     for name, model in models.items():
         (model.half() if fp16_variant else model).save_pretrained(folder / name, variant=variant)
     EulerDiscreteScheduler(**SVD_SCHEDULER).save_pretrained(folder / "scheduler")
-    CLIPImageProcessor(crop_size=TINY_CLIP["image_size"], size=TINY_CLIP["image_size"]).save_pretrained(
-        folder / "feature_extractor"
-    )
+    # The feature extractor config as the SVD repository stores it (only the size differs).
+    size = TINY_CLIP["image_size"]
+    (folder / "feature_extractor").mkdir()
+    (folder / "feature_extractor" / "preprocessor_config.json").write_text(json.dumps({
+        "crop_size": {"height": size, "width": size},
+        "do_center_crop": True, "do_convert_rgb": True, "do_normalize": True, "do_rescale": True,
+        "do_resize": True, "feature_extractor_type": "CLIPFeatureExtractor",
+        "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_processor_type": "CLIPImageProcessor",
+        "image_std": [0.26862954, 0.26130258, 0.27577711], "resample": 3,
+        "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": size},
+    }, indent=2))  # fmt: skip
     model_index = {
         "_class_name": "StableVideoDiffusionPipeline",
         "_diffusers_version": "0.24.0",

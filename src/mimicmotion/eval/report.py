@@ -99,7 +99,7 @@ def results_document(methods: Sequence[MethodResult], gt: Path, options: EvalOpt
     protocol = asdict(options)
     protocol["metrics"] = list(options.metrics)
     protocol.pop("progress")
-    return _clean({"gt": str(gt), "protocol": protocol, "methods": [method_record(m) for m in methods]})
+    return json_ready({"gt": str(gt), "protocol": protocol, "methods": [method_record(m) for m in methods]})
 
 
 def write_json(path: str | os.PathLike, document: dict[str, Any]) -> Path:
@@ -111,28 +111,29 @@ def write_json(path: str | os.PathLike, document: dict[str, Any]) -> Path:
 def pair_table(method: MethodResult) -> str:
     records = [pair_record(pair) for pair in method.pairs]
     columns = [c for c in _PAIR_COLUMNS if any(r.get(c[1]) is not None for r in records)]
-    rows = [[r["name"], str(r["frames"])] + [_format(r.get(key), digits) for _, key, digits in columns]
+    rows = [[r["name"], str(r["frames"])] + [format_number(r.get(key), digits) for _, key, digits in columns]
             for r in records]  # fmt: skip
     summary = method_record(method)["summary"]
-    rows.append(["all", str(summary["frames"])] + [_format(summary.get(key), d) for _, key, d in columns])
-    return _table([f"{method.label}: video", "frames", *[title for title, _, _ in columns]], rows)
+    totals = [format_number(summary.get(key), digits) for _, key, digits in columns]
+    rows.append(["all", str(summary["frames"]), *totals])
+    return format_table([f"{method.label}: video", "frames", *[title for title, _, _ in columns]], rows)
 
 
 def summary_table(methods: Sequence[MethodResult]) -> str:
     summaries = [method_record(m)["summary"] for m in methods]
     columns = [c for c in _SUMMARY_COLUMNS if any(s.get(c[1]) is not None for s in summaries)]
-    rows = [[m.label] + [_format(s.get(key), digits) for _, key, digits in columns]
+    rows = [[m.label] + [format_number(s.get(key), digits) for _, key, digits in columns]
             for m, s in zip(methods, summaries, strict=True)]  # fmt: skip
-    return _table(["Method", *[title for title, _, _ in columns]], rows)
+    return format_table(["Method", *[title for title, _, _ in columns]], rows)
 
 
-def _format(value: float | None, digits: int) -> str:
+def format_number(value: float | None, digits: int) -> str:
     if value is None:
         return "-"
     return f"{value:.{digits}f}" if math.isfinite(value) else str(value)
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def format_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -144,12 +145,12 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(row) for row in rows)])
 
 
-def _clean(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """Non-finite floats -> None, recursively; numpy scalars -> Python numbers."""
     if isinstance(value, dict):
-        return {key: _clean(item) for key, item in value.items()}
+        return {key: json_ready(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(item) for item in value]
+        return [json_ready(item) for item in value]
     if hasattr(value, "item") and not isinstance(value, str):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -1,0 +1,112 @@
+"""Seconds per denoising step and peak memory of MimicMotionPipeline.
+
+    python benchmarks/bench_sampling.py --base FOLDER_OR_HUB_ID --checkpoint FILE \
+        --frames 73 --resolution 576 --steps 3 --device cuda --dtype fp16
+    python benchmarks/bench_sampling.py --tiny --frames 16 --resolution 256   # tiny random weights
+
+Inputs are random (a random reference image and random pose pictures): speed and memory do not
+depend on the content. A step is one scheduler step: every window through the unet (twice with
+guidance) plus the fusion. Peak memory is the accelerator's peak allocation on CUDA and the
+process's peak resident set size on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--base", default="stabilityai/stable-video-diffusion-img2vid-xt-1-1")
+    parser.add_argument("--checkpoint", default="tencent/MimicMotion/MimicMotion_1-1.pth")
+    parser.add_argument("--tiny", action="store_true", help="use tiny random weights (tests/helpers)")
+    parser.add_argument("--frames", type=int, default=73, help="frames including the reference frame 0")
+    parser.add_argument("--resolution", type=int, default=576, help="short side; the long side follows 9:16")
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--tile-size", type=int, default=72)
+    parser.add_argument("--tile-overlap", type=int, default=6)
+    parser.add_argument("--guidance", type=float, default=2.0)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", choices=DTYPES, default="fp16" if torch.cuda.is_available() else "fp32")
+    parser.add_argument("--offload", action="store_true", help="enable_model_cpu_offload()")
+    args = parser.parse_args()
+
+    from mimicmotion import MimicMotionPipeline
+
+    base, checkpoint = args.base, args.checkpoint
+    if args.tiny:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from helpers.tiny_models import save_tiny_weights
+
+        base, checkpoint = save_tiny_weights(Path(tempfile.mkdtemp()))
+    pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=checkpoint, torch_dtype=DTYPES[args.dtype])
+    if args.offload:
+        pipe.enable_model_cpu_offload(device=args.device)
+    else:
+        pipe.to(args.device)
+    pipe.set_progress_bar_config(disable=True)
+
+    height = args.resolution
+    width = int(args.resolution / (9 / 16) // 64) * 64
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, height, width, generator=generator)
+    pose = torch.rand(args.frames, 3, height, width, generator=generator) * 2 - 1
+
+    step_times: list[float] = []
+    step = pipe.scheduler.step
+
+    def timed_step(*a, **k):
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        step_times.append(time.perf_counter())
+        return step(*a, **k)
+
+    pipe.scheduler.step = timed_step
+    if args.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    out = pipe(
+        image,
+        pose,
+        tile_size=args.tile_size,
+        tile_overlap=args.tile_overlap,
+        num_inference_steps=args.steps,
+        min_guidance_scale=args.guidance,
+        max_guidance_scale=args.guidance,
+        generator=generator,
+        output_type="latent",
+    )
+    sampled = time.perf_counter()
+    for _ in pipe.decode_latents(out.frames):
+        pass
+    decoded = time.perf_counter()
+
+    # step i lasts from the end of step i-1 (or the start of denoising) to the call of step i
+    gaps = [b - a for a, b in itertools.pairwise(step_times)]
+    per_step = sum(gaps) / len(gaps) if gaps else step_times[0] - start
+    print(f"device {args.device} dtype {args.dtype} offload {args.offload}")
+    print(
+        f"frames {args.frames} at {width}x{height}, windows {len(out.windows)} of {args.tile_size}, "
+        f"steps {args.steps}, guidance {args.guidance}"
+    )
+    print(f"seconds per denoising step: {per_step:.3f}")
+    print(f"sampling total: {sampled - start:.2f} s, decoding: {decoded - sampled:.2f} s")
+    if args.device.startswith("cuda"):
+        print(f"peak accelerator memory: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+    print(f"peak resident memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()

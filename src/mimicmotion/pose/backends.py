@@ -1,0 +1,126 @@
+"""The small interface every keypoint detector implements, and `get_backend` to make one by name.
+
+A backend turns RGB frames into keypoints in the layout of `mimicmotion.pose.types` (one person per
+frame: the main one). Implementations provide `detect_frames`, a generator that may keep tracking state
+across the frames of one video; the base class builds `PoseSequence`s from it.
+
+Backends import their heavy libraries (MediaPipe, onnxruntime) only when created, so importing this
+module is cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose.types import ALL_POINTS, MISSING, REFERENCE_FRAME_INDEX, PoseSequence
+
+BACKENDS = ("mediapipe", "dwpose")
+DEFAULT_FPS = 24.0  # for frames given without a frame rate
+
+
+class PoseBackend:
+    """Base class of keypoint detectors.
+
+    Subclasses implement `detect_frames(frames, video)`, yielding for each RGB uint8 frame either a
+    (128, 3) float array [x/width, y/height, confidence] (body | left hand | right hand | face) or None
+    when no person is in the frame. `video=True` means consecutive frames of one video (trackers may
+    use the previous frame), `False` means unrelated still images.
+    """
+
+    name = "base"
+
+    def detect_frames(self, frames: Iterable[np.ndarray], video: bool) -> Iterator[np.ndarray | None]:
+        raise NotImplementedError
+
+    def decode_size(self, width: int, height: int) -> tuple[int, int] | None:
+        """The (width, height) this backend wants video frames decoded at, or None for the full size.
+
+        Decoding straight to a smaller size is much cheaper than decoding and resizing afterwards.
+        Normalised coordinates do not depend on it.
+        """
+        return None
+
+    def parallel_videos(self, frames: int) -> int:
+        """How many segments of a `frames`-frame video this backend wants to detect at once.
+
+        A tracker follows one segment; running several on consecutive segments uses more cores.
+        """
+        return 1
+
+    def detect_image(self, image: np.ndarray) -> PoseSequence:
+        """The pose in one RGB uint8 image, as a one-entry sequence (all points absent if no person).
+
+        A still image has no frame rate (fps 0) and no frame number (frame index -1, as the reference).
+        """
+        height, width = image.shape[:2]
+        points = next(iter(self.detect_frames([image], video=False)))
+        return poses_to_sequence([points], width, height, fps=0.0, frame_indices=[REFERENCE_FRAME_INDEX])
+
+    def detect_video(
+        self,
+        frames: Iterable[np.ndarray],
+        fps: float = DEFAULT_FPS,
+        frame_indices: Iterable[int] | None = None,
+        size: tuple[int, int] | None = None,
+    ) -> PoseSequence:
+        """Poses of consecutive RGB frames of one video (frames without a person: all points absent).
+
+        `fps`: the video's frame rate (default 24); `frame_indices`: source frame of each frame
+        (default 0, 1, 2, ...); `size` = (width, height) of the source video when the frames were
+        decoded smaller (default: the size of the first frame). Frames are consumed one at a time.
+        """
+        shapes: list[tuple[int, ...]] = []
+
+        def remember_size(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+            for frame in frames:  # frames stream through: never more than one held here
+                if not shapes:
+                    shapes.append(frame.shape)
+                yield frame
+
+        poses = list(self.detect_frames(remember_size(frames), video=True))
+        if not shapes:
+            raise MimicMotionError("no frames to detect poses in")
+        width, height = size or (shapes[0][1], shapes[0][0])
+        indices = list(frame_indices) if frame_indices is not None else list(range(len(poses)))
+        return poses_to_sequence(poses, width, height, fps, indices)
+
+    def close(self) -> None:
+        """Release models and threads; the backend can not be used afterwards."""
+
+    def __enter__(self) -> PoseBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def poses_to_sequence(
+    poses: list[np.ndarray | None], width: int, height: int, fps: float, frame_indices: list[int]
+) -> PoseSequence:
+    """A `PoseSequence` from per-frame (128, 3) detections (None = no person)."""
+    points = np.zeros((len(poses), ALL_POINTS, 3), np.float32)
+    points[..., :2] = MISSING
+    for t, pose in enumerate(poses):
+        if pose is not None:
+            points[t] = pose
+    return PoseSequence.from_points(points, width, height, fps, np.asarray(frame_indices, np.int64))
+
+
+def get_backend(name: str, **options: Any) -> PoseBackend:
+    """A keypoint detector by name: ``mediapipe`` (default, offline) or ``dwpose`` (the released one).
+
+    Options go to the backend: mediapipe takes `max_side`; dwpose takes `model_dir`, `device`.
+    """
+    if name == "mediapipe":
+        from mimicmotion.pose.mediapipe_backend import MediaPipeBackend
+
+        return MediaPipeBackend(**options)
+    if name == "dwpose":
+        from mimicmotion.pose.dwpose import DWPoseBackend
+
+        return DWPoseBackend(**options)
+    raise MimicMotionError(f"unknown pose backend {name!r} (choose one of: {', '.join(BACKENDS)})")

@@ -1,0 +1,147 @@
+"""From (reference image, driving video, settings) to the pose frames the diffusion pipeline takes.
+
+Pose frame 0 is the reference image's own pose; frames 1.. are the driving poses moved into the
+reference frame (facts doc sections 3 and 5). Everything is in the prepared reference's coordinates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose.backends import PoseBackend, get_backend
+from mimicmotion.pose.extract import DEFAULT_STRIDE, extract_poses
+from mimicmotion.pose.fill import fill_gaps
+from mimicmotion.pose.frames import PoseFrames, render_pose_frames
+from mimicmotion.pose.reference import prepare_reference
+from mimicmotion.pose.render import check_style
+from mimicmotion.pose.retargeting import check_mode
+from mimicmotion.pose.retargeting import retarget as retarget_poses
+from mimicmotion.pose.smoothing import smooth as smooth_poses
+from mimicmotion.pose.types import PoseSequence
+from mimicmotion.video import read_image
+
+log = logging.getLogger("mimicmotion.pose")
+
+DEFAULT_RESOLUTION = 576
+
+
+def reference_pose(image: np.ndarray, backend: PoseBackend, name: str = "") -> PoseSequence:
+    """The pose of a (prepared) reference image; MimicMotionError if it shows no person."""
+    pose = backend.detect_image(image)
+    if not pose.has_person()[0]:
+        raise MimicMotionError(f"no person found in the reference image {name}".rstrip())
+    return pose
+
+
+def retargeted_poses(
+    reference_image: np.ndarray | str | os.PathLike,
+    driving: PoseSequence | str | os.PathLike,
+    resolution: int = DEFAULT_RESOLUTION,
+    backend: str | PoseBackend = "mediapipe",
+    retarget: str = "linear",
+    stride: int = DEFAULT_STRIDE,
+    max_frames: int | None = None,
+    smooth: bool = False,
+    progress: bool = True,
+    **backend_options: Any,
+) -> tuple[np.ndarray, PoseSequence]:
+    """(prepared reference image, pose sequence with the reference pose first) — no rendering.
+
+    `reference_image`: RGB uint8 array or image path. `driving`: a video / image folder path, a `.npz`
+    written by `PoseSequence.save` (driving-frame coordinates) or a `PoseSequence`.
+    """
+    check_mode(retarget)
+    image, name = _reference(reference_image)
+    prepared = prepare_reference(image, resolution)
+    owned = isinstance(backend, str)
+    detector = get_backend(backend, **backend_options) if isinstance(backend, str) else backend
+    try:
+        reference = reference_pose(prepared, detector, name)
+        moving = _driving(driving, detector, stride, max_frames, progress)
+    finally:
+        if owned:
+            detector.close()
+    return prepared, reference_first(reference, moving, retarget, smooth)
+
+
+def reference_first(
+    reference: PoseSequence, driving: PoseSequence, retarget: str = "linear", smooth: bool = False
+) -> PoseSequence:
+    """The reference pose as entry 0, then the driving poses (optionally smoothed) moved onto it."""
+    if smooth:
+        driving = smooth_poses(driving)
+    return PoseSequence.concatenate([reference, retarget_poses(driving, reference, retarget)])
+
+
+def build_pose_frames(
+    reference_image: np.ndarray | str | os.PathLike,
+    driving: PoseSequence | str | os.PathLike,
+    resolution: int = DEFAULT_RESOLUTION,
+    backend: str | PoseBackend = "mediapipe",
+    retarget: str = "linear",
+    style: str = "released",
+    stride: int = DEFAULT_STRIDE,
+    max_frames: int | None = None,
+    smooth: bool = False,
+    progress: bool = True,
+    directory: str | os.PathLike | None = None,
+    **backend_options: Any,
+) -> tuple[np.ndarray, PoseFrames, PoseSequence]:
+    """Everything the pipeline needs from the pose side, for one reference image and driving video.
+
+    Returns (prepared reference image RGB uint8 (H, W, 3), `PoseFrames` of F = 1 + driving frames
+    pictures of H x W, the `PoseSequence` they were drawn from). The caller closes the PoseFrames (or
+    uses it as a context manager) to delete its temporary file.
+
+    - `reference_image`: RGB uint8 array or image path (named in errors). Raises MimicMotionError
+      "no person found in the reference image <path>" when it shows no one.
+    - `driving`: video file, image folder, pose `.npz` (driving coordinates) or `PoseSequence`.
+    - `resolution`: short side of the output (576 -> 576 x 1024); `backend`: "mediapipe" / "dwpose" or a
+      backend object (options such as `model_dir` go to `get_backend`); `retarget`: none / linear /
+      limbs; `style`: released / confidence / threshold; `stride`, `max_frames`: driving sampling;
+      `smooth`: one-euro smoothing of the driving keypoints; `directory`: where the temporary file goes.
+    """
+    check_style(style)
+    prepared, seq = retargeted_poses(
+        reference_image, driving, resolution, backend, retarget, stride, max_frames, smooth, progress,
+        **backend_options,
+    )  # fmt: skip
+    height, width = prepared.shape[:2]
+    frames = render_pose_frames(seq, height, width, style, directory=directory, progress=progress)
+    return prepared, frames, seq
+
+
+def _reference(reference_image: np.ndarray | str | os.PathLike) -> tuple[np.ndarray, str]:
+    if isinstance(reference_image, np.ndarray):
+        return reference_image, ""
+    return read_image(reference_image), str(reference_image)
+
+
+def _driving(
+    driving: PoseSequence | str | os.PathLike,
+    detector: PoseBackend,
+    stride: int,
+    max_frames: int | None,
+    progress: bool,
+) -> PoseSequence:
+    if isinstance(driving, PoseSequence):
+        seq = driving
+    elif Path(driving).suffix.lower() == ".npz":
+        seq = PoseSequence.load(driving)
+    else:
+        return extract_poses(driving, detector, stride, max_frames, progress)
+    if max_frames is not None:
+        seq = seq.select(slice(0, max_frames))
+    filled, report = fill_gaps(seq)
+    if report.with_person == 0:
+        source = "" if isinstance(driving, PoseSequence) else f" {driving}"
+        raise MimicMotionError(f"no person in any frame of the driving poses{source}")
+    if report.filled:
+        log.info("driving poses: %s", report.summary())
+    return filled

@@ -1,0 +1,211 @@
+"""The released detector: YOLOX-L person boxes + DWPose-L (RTMPose, 384 x 288) whole-body keypoints.
+
+Both models are ONNX files of the Hugging Face repo yzd-v/DWPose run with onnxruntime (CUDA when it is
+available, else CPU). They are taken from a local folder (`model_dir`, or the environment variable
+MIMICMOTION_DWPOSE_DIR) or downloaded once into the Hugging Face cache.
+
+The 133 COCO-WholeBody points become the PoseSequence layout as the released code did (facts doc
+section 6): body reordered to OpenPose-18 with the neck = mean of the shoulders, present only when both
+shoulder scores > 0.3; face = points 23..90, left hand = 91..111, right hand = 112..132. Scores are
+kept as the model gives them (they can exceed 1; the renderer clips).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose import topdown
+from mimicmotion.pose.backends import PoseBackend
+from mimicmotion.pose.types import ALL_POINTS, BODY, FACE, LEFT_HAND, MISSING, RIGHT_HAND
+
+REPO_ID = "yzd-v/DWPose"
+DETECTOR_FILE = "yolox_l.onnx"
+POSE_FILE = "dw-ll_ucoco_384.onnx"
+ENV_DIR = "MIMICMOTION_DWPOSE_DIR"
+NECK_SHOULDER_SCORE = 0.3
+
+# OpenPose-18 point <- COCO-WholeBody body point (None: the neck, computed from the shoulders).
+BODY_FROM_COCO = (0, None, 6, 8, 10, 5, 7, 9, 12, 14, 16, 11, 13, 15, 2, 1, 4, 3)
+_COCO_RIGHT_SHOULDER, _COCO_LEFT_SHOULDER = 6, 5
+FACE_FROM_COCO = slice(23, 91)
+LEFT_HAND_FROM_COCO = slice(91, 112)
+RIGHT_HAND_FROM_COCO = slice(112, 133)
+WHOLEBODY_POINTS = 133
+
+
+def wholebody_to_points(keypoints: np.ndarray, scores: np.ndarray, width: int, height: int) -> np.ndarray:
+    """133 COCO-WholeBody keypoints in image pixels (133, 2) and scores (133,) -> (128, 3) normalised."""
+    normalized = np.concatenate(
+        [keypoints / np.array([width, height], np.float64), scores[:, None]], axis=1
+    ).astype(np.float32)
+    points = np.zeros((ALL_POINTS, 3), np.float32)
+    body = points[BODY]
+    for target, source in enumerate(BODY_FROM_COCO):
+        if source is not None:
+            body[target] = normalized[source]
+    right, left = normalized[_COCO_RIGHT_SHOULDER], normalized[_COCO_LEFT_SHOULDER]
+    both_clear = right[2] > NECK_SHOULDER_SCORE and left[2] > NECK_SHOULDER_SCORE
+    body[1] = ((right[0] + left[0]) / 2, (right[1] + left[1]) / 2, 1.0 if both_clear else 0.0)
+    points[FACE] = normalized[FACE_FROM_COCO]
+    points[LEFT_HAND] = normalized[LEFT_HAND_FROM_COCO]
+    points[RIGHT_HAND] = normalized[RIGHT_HAND_FROM_COCO]
+    points[points[:, 2] <= 0] = (MISSING, MISSING, 0.0)
+    return points
+
+
+def resolve_weights(model_dir: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """Paths of (detector, pose model): from `model_dir` / $MIMICMOTION_DWPOSE_DIR, else the hub."""
+    folder = model_dir or os.environ.get(ENV_DIR)
+    if folder:
+        folder = Path(folder)
+        missing = [name for name in (DETECTOR_FILE, POSE_FILE) if not (folder / name).is_file()]
+        if missing:
+            raise MimicMotionError(
+                f"DWPose weights missing in {folder}: {', '.join(missing)} not found; download them from "
+                f"the Hugging Face repo {REPO_ID} into that folder, or leave out the folder to download "
+                "them automatically when online"
+            )
+        return folder / DETECTOR_FILE, folder / POSE_FILE
+    return _from_hub()
+
+
+def _from_hub() -> tuple[Path, Path]:
+    """The two files from the Hugging Face cache, downloading them when missing and the hub is reachable."""
+    from huggingface_hub import constants, hf_hub_download
+
+    names = (DETECTOR_FILE, POSE_FILE)
+    try:  # already downloaded: no network needed
+        detector, pose = (Path(hf_hub_download(REPO_ID, name, local_files_only=True)) for name in names)
+        return detector, pose
+    except Exception:  # not cached (or the cache is unreadable): try the network below
+        pass
+    reason = "offline mode (HF_HUB_OFFLINE)" if constants.HF_HUB_OFFLINE else _unreachable(constants.ENDPOINT)
+    if reason is None:
+        try:
+            detector, pose = (Path(hf_hub_download(REPO_ID, name)) for name in names)
+            return detector, pose
+        except Exception as error:  # network or hub error: all mean "no weights here"
+            text = str(error).splitlines()[0] if str(error) else ""
+            reason = f"{type(error).__name__}: {text}"
+    raise MimicMotionError(
+        f"DWPose weights not available ({reason}): the dwpose backend needs {DETECTOR_FILE} and "
+        f"{POSE_FILE} from the Hugging Face repo {REPO_ID}; either run once online so they are downloaded, "
+        f"or download them into a folder and pass it with --dwpose-dir (model_dir= in Python, or "
+        f"${ENV_DIR})"
+    )
+
+
+def _unreachable(endpoint: str) -> str | None:
+    """Why the hub cannot be reached, or None if it can (a quick TCP check instead of the hub client's
+    retries, which take half a minute when there is no network). Skipped behind a proxy."""
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urllib.parse.urlparse(endpoint)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=5):
+            return None
+    except OSError as error:
+        return f"cannot reach {url.hostname}: {error}"
+
+
+class DWPoseBackend(PoseBackend):
+    """YOLOX-L + DWPose-L with onnxruntime. `device`: "auto" (CUDA if available), "cuda" or "cpu"."""
+
+    name = "dwpose"
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike | None = None,
+        device: str = "auto",
+        dwpose_dir: str | os.PathLike | None = None,
+    ) -> None:
+        if device not in ("auto", "cuda", "cpu"):
+            raise MimicMotionError(f"unknown device {device!r} for the dwpose backend (auto, cuda or cpu)")
+        self.detector_path, self.pose_path = resolve_weights(model_dir or dwpose_dir)
+        self.device = device
+        self._detector: Any = None
+        self._pose: Any = None
+
+    def detect_frames(self, frames: Iterable[np.ndarray], video: bool) -> Iterator[np.ndarray | None]:
+        self._load()
+        for frame in frames:  # no tracking: every frame is detected on its own
+            yield self.detect_one(frame)
+
+    def detect_one(self, image: np.ndarray) -> np.ndarray | None:
+        """(128, 3) points of the main person in an RGB image, or None if no person is found."""
+        self._load()
+        height, width = image.shape[:2]
+        detector_input, ratio = topdown.letterbox(image, self._detector_size)
+        output = self._detector.run(None, {self._detector.get_inputs()[0].name: detector_input})[0]
+        boxes, scores = topdown.decode_persons(output, ratio, self._detector_size)
+        main = topdown.main_person(boxes, scores)
+        if main is None:
+            return None
+        center, scale = topdown.box_center_scale(boxes[main], self._pose_size)
+        pose_input = topdown.pose_input(image, center, scale, self._pose_size)
+        simcc_x, simcc_y = self._run_pose(pose_input)
+        keypoints, keypoint_scores = topdown.decode_simcc(simcc_x, simcc_y)
+        keypoints = topdown.to_image(keypoints, center, scale, self._pose_size)
+        if len(keypoints) != WHOLEBODY_POINTS:
+            raise MimicMotionError(
+                f"{self.pose_path} gives {len(keypoints)} keypoints, "
+                f"expected the {WHOLEBODY_POINTS} of COCO-WholeBody"
+            )
+        return wholebody_to_points(keypoints, keypoint_scores, width, height)
+
+    def close(self) -> None:
+        self._detector = self._pose = None
+
+    # ----------------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self._detector is not None:
+            return
+        try:
+            import onnxruntime
+        except ImportError as error:
+            raise MimicMotionError(
+                f"the dwpose backend needs onnxruntime (pip install onnxruntime): {error}"
+            ) from None
+        available = onnxruntime.get_available_providers()
+        if self.device == "cuda" and "CUDAExecutionProvider" not in available:
+            raise MimicMotionError("device cuda asked for, but onnxruntime has no CUDA provider here")
+        use_cuda = self.device != "cpu" and "CUDAExecutionProvider" in available
+        providers = (
+            ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
+        )
+        sessions = []
+        for path in (self.detector_path, self.pose_path):
+            try:
+                sessions.append(onnxruntime.InferenceSession(str(path), providers=providers))
+            except Exception as error:  # onnxruntime raises its own exception types for bad files
+                raise MimicMotionError(
+                    f"cannot load ONNX model {path}: {str(error).splitlines()[0]}"
+                ) from None
+        self._detector, self._pose = sessions
+        self._detector_size = _input_size(self._detector, default=topdown.DETECTOR_SIZE)  # (h, w)
+        pose_h, pose_w = _input_size(self._pose, default=(384, 288))
+        self._pose_size = (pose_w, pose_h)  # (w, h), as OpenCV takes sizes
+        names = [output.name for output in self._pose.get_outputs()]
+        self._pose_outputs = ["simcc_x", "simcc_y"] if {"simcc_x", "simcc_y"} <= set(names) else names[:2]
+
+    def _run_pose(self, pose_input: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        simcc_x, simcc_y = self._pose.run(self._pose_outputs, {self._pose.get_inputs()[0].name: pose_input})
+        return simcc_x, simcc_y
+
+
+def _input_size(session: Any, default: tuple[int, int]) -> tuple[int, int]:
+    """(height, width) of an NCHW model input; `default` where the model leaves them symbolic."""
+    shape = session.get_inputs()[0].shape
+    height, width = shape[2], shape[3]
+    if isinstance(height, int) and isinstance(width, int):
+        return height, width
+    return default

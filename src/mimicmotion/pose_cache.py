@@ -1,0 +1,70 @@
+"""Driving-video poses cached on disk, so that a second run on the same video skips detection.
+
+An entry is keyed by the video's content (not its name or date), the pose backend, the stride and
+the frame limit; it holds the raw detections in driving-frame coordinates (a PoseSequence .npz),
+so retargeting and rendering settings can change without detecting again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose import PoseSequence
+from mimicmotion.video import atomic_output
+
+CACHE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """$MIMICMOTION_CACHE, or ~/.cache/mimicmotion (XDG_CACHE_HOME respected)."""
+    if os.environ.get("MIMICMOTION_CACHE"):
+        return Path(os.environ["MIMICMOTION_CACHE"])
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "mimicmotion"
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, or of the names and contents of the files of a folder."""
+    digest = hashlib.sha256()
+    path = Path(path)
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(file.name.encode() if path.is_dir() else b"")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_path(video: str | os.PathLike, backend: str, stride: int, max_frames: int | None) -> Path:
+    key = f"v{CACHE_VERSION}-{content_hash(video)}-{backend}-s{stride}-m{max_frames or 'all'}"
+    return cache_dir() / "poses" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
+
+
+def cached_poses(
+    video: str | os.PathLike,
+    backend: str,
+    stride: int,
+    max_frames: int | None,
+    extract: Callable[[], PoseSequence],
+    note: Callable[[str], None] = print,
+) -> PoseSequence:
+    """The cached poses of `video` for these settings, or `extract()` stored for next time."""
+    path = cache_path(video, backend, stride, max_frames)
+    if path.is_file():
+        try:
+            poses = PoseSequence.load(path)
+        except MimicMotionError:
+            note(f"ignoring an unreadable pose cache entry {path}")
+        else:
+            note(f"reusing the poses of {video} extracted before ({path})")
+            return poses
+    poses = extract()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as temp:
+        poses.save(temp)
+    return poses

@@ -1,0 +1,209 @@
+"""DWPose backend: pre/post-processing on known numbers, and the whole chain on tiny ONNX models whose
+outputs are chosen by the test (the real weights are 300 MB and not needed to check the arithmetic)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from mimicmotion.cli import main
+from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose import get_backend, topdown
+from mimicmotion.pose.dwpose import DETECTOR_FILE, POSE_FILE, wholebody_to_points
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+
+def constant_model(path, input_shape, outputs):
+    """An ONNX model that ignores its image input and returns fixed arrays."""
+    nodes = [
+        helper.make_node(
+            "Constant", [], [name], value=numpy_helper.from_array(array.astype(np.float32), name + "_v")
+        )
+        for name, array in outputs.items()
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "fixed",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, input_shape)],
+        [
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, array.shape)
+            for name, array in outputs.items()
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+# Image 1000 x 800; letterbox ratio = min(640 / 800, 640 / 1000) = 0.64.
+IMAGE_W, IMAGE_H, RATIO = 1000, 800, 0.64
+
+
+def anchor_row(stride, gx, gy):
+    """Row of YOLOX's 8400 outputs for grid cell (gx, gy) of the given stride."""
+    offset = {8: 0, 16: 80 * 80, 32: 80 * 80 + 40 * 40}[stride]
+    return offset + gy * (640 // stride) + gx
+
+
+def yolox_output():
+    out = np.zeros((1, 8400, 85), np.float32)
+
+    def put(stride, gx, gy, box_in_image, objectness, class_scores):
+        x0, y0, x1, y1 = (v * RATIO for v in box_in_image)  # in letterbox pixels
+        row = out[0, anchor_row(stride, gx, gy)]
+        row[0], row[1] = (x0 + x1) / 2 / stride - gx, (y0 + y1) / 2 / stride - gy
+        row[2], row[3] = math.log((x1 - x0) / stride), math.log((y1 - y0) / stride)
+        row[4] = objectness
+        row[5 : 5 + len(class_scores)] = class_scores
+
+    put(32, 8, 8, (300, 100, 500, 700), 0.9, [0.9])  # the dancer, score 0.81
+    put(16, 16, 16, (283.6, 84.4, 517.6, 740.6), 1.0, [0.7])  # same person, bigger, 0.7: removed by NMS
+    put(8, 70, 10, (900, 100, 930, 160), 1.0, [0.95])  # someone small far away
+    put(32, 2, 2, (0, 0, 900, 750), 1.0, [0.2])  # score 0.2: not a person
+    put(32, 15, 5, (600, 50, 990, 790), 0.9, [0.1, 0.9])  # a big object of class 1
+    return out
+
+
+# Pose model: peaks at known SimCC bins, score = min(peak_x, peak_y).
+BINS_X = 100 + 2 * np.arange(133)
+BINS_Y = 200 + 3 * np.arange(133)
+
+
+def simcc_outputs():
+    simcc_x = np.full((1, 133, 576), -0.5, np.float32)
+    simcc_y = np.full((1, 133, 768), -0.5, np.float32)
+    simcc_x[0, np.arange(133), BINS_X] = 0.8
+    simcc_y[0, np.arange(133), BINS_Y] = 0.6
+    simcc_x[0, 0, BINS_X[0]] = simcc_y[0, 0, BINS_Y[0]] = 1.3  # DWPose scores can exceed 1
+    simcc_x[0, 120], simcc_y[0, 120] = -1.0, -1.0  # no maximum above 0: absent
+    return {"simcc_x": simcc_x, "simcc_y": simcc_y}
+
+
+@pytest.fixture
+def tiny_dwpose(tmp_path):
+    constant_model(tmp_path / DETECTOR_FILE, [1, 3, 640, 640], {"output": yolox_output()})
+    constant_model(tmp_path / POSE_FILE, [1, 3, 384, 288], simcc_outputs())
+    return tmp_path
+
+
+def expected_keypoints():
+    """Keypoints in image pixels, by hand: box (300, 100, 500, 700) -> center (400, 400), size x1.25 =
+    (250, 750), widened to the 288:384 aspect -> (562.5, 750); bin / 2 / input size * size + corner."""
+    x = BINS_X / 2 / 288 * 562.5 + 400 - 562.5 / 2
+    y = BINS_Y / 2 / 384 * 750 + 400 - 750 / 2
+    return np.stack([x, y], axis=1)
+
+
+def test_whole_chain_on_tiny_models(tiny_dwpose):
+    backend = get_backend("dwpose", model_dir=tiny_dwpose, device="cpu")
+    image = np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8)
+    seq = backend.detect_image(image)
+    expected = expected_keypoints() / (IMAGE_W, IMAGE_H)
+    assert (seq.width, seq.height) == (IMAGE_W, IMAGE_H)
+    body = seq.body[0]
+    # OpenPose order from COCO: nose 0, r-shoulder 6, r-wrist 10, l-hip 11, r-eye 2, l-ear 3
+    for openpose, coco in ((0, 0), (2, 6), (4, 10), (11, 11), (14, 2), (17, 3)):
+        assert np.allclose(body[openpose, :2], expected[coco], atol=1e-5), openpose
+    assert body[0, 2] == pytest.approx(1.3) and body[2, 2] == pytest.approx(0.6)
+    # neck: mean of the shoulders (COCO 5, 6), confidence 1 since both are > 0.3
+    assert np.allclose(body[1], [*(expected[5] + expected[6]) / 2, 1.0], atol=1e-5)
+    assert np.allclose(seq.face[0, :, :2], expected[23:91], atol=1e-5)
+    assert np.allclose(seq.hands[0, 0, :, :2], expected[91:112], atol=1e-5)
+    assert np.allclose(seq.hands[0, 1, :2, :2], expected[112:114], atol=1e-5)
+    assert seq.hands[0, 1, 120 - 112, 2] == 0 and np.all(seq.hands[0, 1, 120 - 112, :2] == -1)
+
+
+def test_video_mode_gives_one_entry_per_frame(tiny_dwpose):
+    backend = get_backend("dwpose", model_dir=tiny_dwpose, device="cpu")
+    frames = (np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8) for _ in range(3))
+    seq = backend.detect_video(frames, fps=30.0, frame_indices=[0, 2, 4])
+    assert len(seq) == 3 and seq.has_person().all() and seq.frame_indices.tolist() == [0, 2, 4]
+
+
+def test_persons_are_decoded_filtered_and_suppressed():
+    boxes, scores = topdown.decode_persons(yolox_output(), RATIO)
+    # the small person (0.95) and the dancer (0.81), best score first; the duplicate, the weak box and
+    # the class-1 object are gone
+    assert len(boxes) == 2 and scores.tolist() == pytest.approx([0.95, 0.81])
+    assert np.allclose(boxes[0], [900, 100, 930, 160], atol=1e-3)
+    assert np.allclose(boxes[1], [300, 100, 500, 700], atol=1e-3)
+    assert topdown.main_person(boxes, scores) == 1  # the main person: large and confident
+    assert topdown.main_person(boxes[:0], scores[:0]) is None
+
+
+def test_letterbox_scales_to_fit_top_left_on_grey():
+    image = np.full((IMAGE_H, IMAGE_W, 3), 200, np.uint8)
+    tensor, ratio = topdown.letterbox(image)
+    assert ratio == pytest.approx(RATIO) and tensor.shape == (1, 3, 640, 640) and tensor.dtype == np.float32
+    assert np.all(tensor[0, :, :512, :] == 200) and np.all(tensor[0, :, 512:, :] == 114)
+
+
+def test_box_is_padded_and_fixed_to_the_model_aspect():
+    center, scale = topdown.box_center_scale(np.array([0, 0, 100, 100]), (288, 384))
+    assert np.allclose(center, [50, 50]) and np.allclose(scale, [125, 125 / 0.75])
+    center, scale = topdown.box_center_scale(np.array([0, 0, 300, 100]), (288, 384))
+    assert np.allclose(scale, [375, 500])
+
+
+def test_affine_crop_puts_an_image_point_where_the_box_maps_it():
+    image = np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8)
+    image[450:452, 350:352] = 255  # a bright dot around (351, 451)
+    center, scale = topdown.box_center_scale(np.array([300, 100, 500, 700]), (288, 384))
+    crop = topdown.pose_input(image, center, scale, (288, 384))
+    assert crop.shape == (1, 3, 384, 288)
+    zoom = 288 / 562.5
+    expected = ((351 - 400) * zoom + 144, (451 - 400) * zoom + 192)
+    brightest = np.unravel_index(np.argmax(crop[0, 0]), crop.shape[2:])
+    assert abs(brightest[1] - expected[0]) <= 1 and abs(brightest[0] - expected[1]) <= 1
+    # ImageNet normalisation: black pixels become -mean / std
+    assert crop[0, 0, 0, 0] == pytest.approx(-123.675 / 58.395, rel=1e-5)
+
+
+def test_simcc_decoding():
+    outputs = simcc_outputs()
+    keypoints, scores = topdown.decode_simcc(outputs["simcc_x"], outputs["simcc_y"])
+    assert np.allclose(keypoints[1:120], np.stack([BINS_X, BINS_Y], 1)[1:120] / 2.0)
+    assert scores[5] == pytest.approx(0.6) and scores[0] == pytest.approx(1.3)
+    assert np.all(keypoints[120] == -0.5) and scores[120] <= 0
+
+
+def test_neck_needs_both_shoulders():
+    keypoints = np.tile([[500.0, 400.0]], (133, 1))
+    scores = np.full(133, 0.9)
+    scores[5] = 0.25
+    points = wholebody_to_points(keypoints, scores, 1000, 800)
+    assert points[1, 2] == 0 and np.all(points[1, :2] == -1)
+
+
+def test_missing_weights_in_a_folder_name_the_files(tmp_path):
+    (tmp_path / DETECTOR_FILE).write_bytes(b"")
+    with pytest.raises(MimicMotionError, match=POSE_FILE):
+        get_backend("dwpose", model_dir=tmp_path)
+
+
+@pytest.fixture
+def offline_empty_hub(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.delenv("MIMICMOTION_DWPOSE_DIR", raising=False)
+
+
+def test_missing_weights_offline_say_how_to_get_them(offline_empty_hub):
+    with pytest.raises(MimicMotionError) as error:
+        get_backend("dwpose")
+    message = str(error.value)
+    for part in (DETECTOR_FILE, POSE_FILE, "yzd-v/DWPose", "online", "--dwpose-dir"):
+        assert part in message
+    assert "\n" not in message
+
+
+def test_missing_weights_through_the_cli(offline_empty_hub, tmp_path, capsys):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"")
+    code = main(["pose", "--driving", str(video), "--out", str(tmp_path / "p.npz"), "--backend", "dwpose"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and DETECTOR_FILE in err

@@ -1,0 +1,191 @@
+"""`mimicmotion animate` end to end on the real media, with tiny random weights in the real formats."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+import yaml
+from helpers.tiny_models import checkpoint_state, save_checkpoint, tiny_pose_net, tiny_unet
+from PIL import Image
+
+from mimicmotion.cli import main
+
+# Resolution 128 gives 128 x 192 (W x H) for the portrait reference: small enough for the tiny models.
+FAST = ["--resolution", "128", "--steps", "1", "--tile-size", "8", "--tile-overlap", "2", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def private_pose_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIMICMOTION_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def weights(tiny_weights):
+    base, checkpoint = tiny_weights
+    return ["--base-model", str(base), "--checkpoint", str(checkpoint)]
+
+
+def read_video(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+        return frames, float(stream.average_rate)
+
+
+def test_animate_the_dance_clip(shared_data, weights, tmp_path, capsys):
+    out = tmp_path / "dance.mp4"
+    args = ["animate", "--ref", str(shared_data / "ref_demo1.jpg"),
+            "--driving", str(shared_data / "dance_1080x1920_24fps.mp4"),
+            "--out", str(out), "--max-frames", "9", "--fps", "12", *weights, *FAST]  # fmt: skip
+    assert main(args) == 0
+    frames, fps = read_video(out)
+    assert len(frames) == 9  # one per sampled driving frame; the reference frame 0 is dropped
+    assert fps == 12
+    assert frames[0].shape == (192, 128, 3)
+    layout = yaml.safe_load((tmp_path / "dance.windows.json").read_text())
+    assert layout["num_frames"] == 10 and layout["windows"][0][0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "dance.mp4", "dance.windows.json"]
+
+    # the second run on the same video takes the poses from the cache and says so
+    out.unlink()
+    assert main([a for a in args if a != "--quiet"]) == 0
+    assert "reusing the poses" in capsys.readouterr().out
+    assert len(read_video(out)[0]) == 9
+
+
+def test_released_config_file_runs_every_case(shared_data, weights, tmp_path):
+    config = tmp_path / "test.yaml"
+    case = {
+        "ref_video_path": str(shared_data / "dance_576x1024_19f.gif"),
+        "ref_image_path": str(shared_data / "ref_demo1.jpg"),
+        "num_frames": 8, "resolution": 128, "frames_overlap": 2, "num_inference_steps": 1,
+        "noise_aug_strength": 0, "guidance_scale": 2.0, "sample_stride": 2, "fps": 15, "seed": 42,
+    }  # fmt: skip
+    config.write_text(
+        yaml.safe_dump({"base_model_path": weights[1], "ckpt_path": weights[3], "test_case": [case]})
+    )
+    out_dir = tmp_path / "outputs"
+    assert main(["animate", "--config", str(config), "--out", str(out_dir), "--fps", "10", "--quiet"]) == 0
+    (video,) = out_dir.glob("*.mp4")
+    frames, fps = read_video(video)
+    assert len(frames) == 10  # 19 GIF frames at 10 fps, every 2nd
+    assert fps == 10  # the command line overrides the file
+    assert frames[0].shape == (192, 128, 3)
+
+
+def test_side_by_side_shows_reference_pose_and_result(shared_data, weights, tmp_path):
+    out = tmp_path / "sbs.mp4"
+    assert main(["animate", "--ref", str(shared_data / "ref_demo1.jpg"),
+                 "--driving", str(shared_data / "dance_576x1024_19f.gif"), "--out", str(out),
+                 "--max-frames", "3", "--side-by-side", *weights, *FAST]) == 0  # fmt: skip
+    frames, _ = read_video(out)
+    assert len(frames) == 3 and frames[0].shape == (192, 3 * 128, 3)
+    reference = np.asarray(Image.open(shared_data / "ref_demo1.jpg").convert("RGB").resize((128, 228)))
+    left = frames[0][:, :128].astype(float)
+    # left third is the (center-cropped) reference photo: close to it up to H.264 loss
+    assert np.abs(left - reference[18:210].astype(float)).mean() < 20
+    # the middle third is a pose picture: mostly black with some coloured skeleton
+    middle = frames[0][:, 128:256]
+    assert (middle.max(axis=2) < 40).mean() > 0.7 and middle.max() > 100
+
+
+def test_interrupted_run_leaves_no_output(shared_data, tiny_weights, tmp_path):
+    base, checkpoint = tiny_weights
+    out = tmp_path / "interrupted.mp4"
+    command = [sys.executable, "-m", "mimicmotion", "animate", "--ref", str(shared_data / "ref_demo1.jpg"),
+               "--driving", str(shared_data / "dance_1080x1920_24fps.mp4"), "--stride", "1",
+               "--max-frames", "64", "--out", str(out), "--base-model", str(base),
+               "--checkpoint", str(checkpoint), *FAST]  # fmt: skip
+    env = {**os.environ, "MIMICMOTION_CACHE": str(tmp_path / "cache")}
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not list(tmp_path.glob(".interrupted*")) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.02)  # wait until the video is being written
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert not out.exists() and not list(tmp_path.glob("*interrupted*"))
+
+
+def run_error(args, capsys):
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+@pytest.fixture
+def good(shared_data, weights, tmp_path):
+    return {
+        "--ref": str(shared_data / "ref_demo1.jpg"),
+        "--driving": str(shared_data / "dance_576x1024_19f.gif"),
+        "--out": str(tmp_path / "out.mp4"),
+        "--base-model": weights[1],
+        "--checkpoint": weights[3],
+    }
+
+
+def broken_checkpoint(folder):
+    state = checkpoint_state(tiny_unet(1), tiny_pose_net(2))
+    del state["unet.conv_out.bias"]
+    return str(save_checkpoint(folder / "broken.pth", state))
+
+
+def blank_image(folder):
+    path = folder / "empty_room.png"
+    Image.fromarray(np.full((256, 160, 3), 127, np.uint8)).save(path)
+    return str(path)
+
+
+def garbage(folder, name):
+    path = folder / name
+    path.write_bytes(b"\x00\x01 this is not media" * 10)
+    return str(path)
+
+
+ERRORS = {
+    "missing reference": (lambda d: {"--ref": str(d / "nobody.jpg")}, "image not found"),
+    "unreadable reference": (lambda d: {"--ref": garbage(d, "bad.jpg")}, "cannot read image"),
+    "missing video": (lambda d: {"--driving": str(d / "none.mp4")}, "video not found"),
+    "unreadable video": (lambda d: {"--driving": garbage(d, "bad.mp4")}, "cannot read video"),
+    "resolution": (lambda d: {"--resolution": "500"}, "multiple of 64"),
+    "overlap": (lambda d: {"--tile-size": "8", "--tile-overlap": "6"}, "tile_overlap"),
+    "tile size": (lambda d: {"--tile-size": "1", "--tile-overlap": "1"}, "tile_size"),
+    "output folder": (lambda d: {"--out": str(d / "missing" / "out.mp4")}, "output folder does not exist"),
+    "output type": (lambda d: {"--out": str(d / "out.avi")}, ".mp4"),
+    "fusion": (lambda d: {"--fusion": "median"}, "unknown fusion"),
+    "backend": (lambda d: {"--pose-backend": "openpose"}, "unknown pose backend"),
+    "style": (lambda d: {"--pose-style": "neon"}, "unknown render style"),
+    "retarget": (lambda d: {"--retarget": "stretch"}, "unknown retarget mode"),
+    "no person": (lambda d: {"--ref": blank_image(d)}, "no person found in the reference image"),
+    "missing weights": (lambda d: {"--checkpoint": str(d / "MimicMotion_1-1.pth")}, "checkpoint not found"),
+    "mismatched weights": (lambda d: {"--checkpoint": broken_checkpoint(d)}, "conv_out.bias"),
+    "missing base": (lambda d: {"--base-model": str(d / "svd")}, "base model not found"),
+}
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_bad_input_gives_one_line_and_exit_code_2(case, good, tmp_path, capsys):
+    change, expected = ERRORS[case]
+    options = {**good, **change(tmp_path)}
+    args = ["animate", *FAST, *[x for pair in options.items() for x in pair]]
+    code, err = run_error(args, capsys)
+    assert code == 2, err
+    assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not Path(options["--out"]).exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_offload_needs_cuda(good, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    options = [x for pair in good.items() for x in pair]
+    code, err = run_error(["animate", *options, "--offload", *FAST], capsys)
+    assert code == 2 and "--offload" in err

@@ -157,6 +157,7 @@ ERRORS = {
     "missing video": (lambda d: {"--driving": str(d / "none.mp4")}, "video not found"),
     "unreadable video": (lambda d: {"--driving": garbage(d, "bad.mp4")}, "cannot read video"),
     "resolution": (lambda d: {"--resolution": "500"}, "multiple of 64"),
+    "stride": (lambda d: {"--stride": "0"}, "stride must be at least 1"),
     "overlap": (lambda d: {"--tile-size": "8", "--tile-overlap": "6"}, "tile_overlap"),
     "tile size": (lambda d: {"--tile-size": "1", "--tile-overlap": "1"}, "tile_size"),
     "output folder": (lambda d: {"--out": str(d / "missing" / "out.mp4")}, "output folder does not exist"),
@@ -189,3 +190,23 @@ def test_offload_needs_cuda(good, capsys):
     options = [x for pair in good.items() for x in pair]
     code, err = run_error(["animate", *options, "--offload", *FAST], capsys)
     assert code == 2 and "--offload" in err
+
+
+def test_config_with_several_cases_needs_an_output_folder(shared_data, weights, tmp_path, capsys):
+    case = {"ref_video_path": str(shared_data / "dance_576x1024_19f.gif"),
+            "ref_image_path": str(shared_data / "ref_demo1.jpg")}  # fmt: skip
+    config = tmp_path / "two.yaml"
+    config.write_text(yaml.safe_dump({"test_case": [case, case]}))
+    code, err = run_error(["animate", "--config", str(config), "--out", str(tmp_path / "x.mp4")], capsys)
+    assert code == 2 and "--out must be a folder" in err
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_config_errors_stop_before_any_folder_is_made(tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump({"test_case": [{"ref_video_path": "x.mp4", "num_frames": "many"}]}))
+    code, err = run_error(["animate", "--config", str(config), "--out", str(tmp_path / "outs")], capsys)
+    assert code == 2 and "num_frames" in err
+    code, err = run_error(["animate", "--config", str(tmp_path / "none.yaml")], capsys)
+    assert code == 2 and "config file not found" in err
+    assert not (tmp_path / "outs").exists()

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from mimicmotion.cli import main
-from mimicmotion.windows import plan_windows
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +20,12 @@ def frames_of(path):
         return [f.to_ndarray(format="rgb24").astype(np.float64) for f in container.decode(video=0)]
 
 
-def test_compare_fusion_reports_each_strategy(shared_data, tiny_weights, tmp_path, capsys):
+def test_compare_fusion_reports_each_strategy(shared_data, tiny_weights, tmp_path, capsys, monkeypatch):
+    import mimicmotion.animate
+
+    loads = []
+    load_pipeline = mimicmotion.animate.load_pipeline
+    monkeypatch.setattr(mimicmotion.animate, "load_pipeline", lambda s: loads.append(1) or load_pipeline(s))
     base, checkpoint = tiny_weights
     out = tmp_path / "fusions"
     code = main(["compare-fusion", "--ref", str(shared_data / "ref_demo1.jpg"),
@@ -29,11 +33,13 @@ def test_compare_fusion_reports_each_strategy(shared_data, tiny_weights, tmp_pat
                  "--base-model", str(base), "--checkpoint", str(checkpoint), "--resolution", "128",
                  "--steps", "2", "--tile-size", "6", "--tile-overlap", "3", "--quiet"])  # fmt: skip
     assert code == 0
+    assert len(loads) == 1  # the weights are loaded once for the three generations
     printed = capsys.readouterr().out
     report = json.loads((out / "compare-fusion.json").read_text())
     assert set(report["fusions"]) == {"official", "progressive", "average"}
 
-    windows = plan_windows(11, 6, 3)  # reference + 10 GIF frames (19 at stride 2)
+    # reference + 10 GIF frames (19 at stride 2); windows of 6 starting every 3 frames, plus the last
+    windows = [[0, 1, 2, 3, 4, 5], [0, 4, 5, 6, 7, 8], [0, 6, 7, 8, 9, 10]]
     videos = {}
     for fusion, figures in report["fusions"].items():
         assert fusion in printed

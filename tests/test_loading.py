@@ -101,7 +101,7 @@ def test_pickled_objects_are_never_unpickled(tmp_path, capsys):
     path = tmp_path / "evil.pth"
     with open(path, "wb") as f:
         pickle.dump({"unet.x": Payload()}, f)
-    with pytest.raises(MimicMotionError, match="cannot read checkpoint"):
+    with pytest.raises(MimicMotionError, match="cannot read weights file"):
         read_state_dict(path)
     assert "must never run" not in capsys.readouterr().out
 
@@ -109,10 +109,12 @@ def test_pickled_objects_are_never_unpickled(tmp_path, capsys):
 def test_corrupt_and_missing_files(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a safetensors file")
-    with pytest.raises(MimicMotionError, match="cannot read checkpoint"):
+    with pytest.raises(MimicMotionError, match="cannot read weights file"):
         read_state_dict(bad)
     with pytest.raises(MimicMotionError, match="checkpoint not found"):
         resolve_checkpoint(tmp_path / "nothing.pth")
+    with pytest.raises(MimicMotionError, match="weights file not found"):
+        read_state_dict(tmp_path / "nothing.pth")
 
 
 def test_base_folder_with_a_missing_component(tiny_weights, tmp_path):
@@ -160,3 +162,13 @@ def test_legacy_torch_save_format_is_read_too(tiny_weights, state, tmp_path):
     torch.save(state, path, _use_new_zipfile_serialization=False)
     pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=path)
     assert loaded_equals(pipe, state)
+
+
+@pytest.mark.parametrize("config", ["scheduler/scheduler_config.json", "unet/config.json",
+                                    "feature_extractor/preprocessor_config.json"])  # fmt: skip
+def test_missing_config_files_are_named(tiny_weights, tmp_path, config):
+    base, ckpt = tiny_weights
+    copy = shutil.copytree(base, tmp_path / "base")
+    (copy / config).unlink()
+    with pytest.raises(MimicMotionError, match=config.split("/")[0].replace("_", " ")):
+        MimicMotionPipeline.from_pretrained(copy, checkpoint=ckpt)

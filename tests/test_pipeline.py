@@ -46,6 +46,27 @@ def test_official_fusion_equals_the_released_sampler(tiny_pipe, num_frames, tile
     assert (ours - theirs).abs().max().item() <= 1e-4
 
 
+def test_guidance_ramp_from_min_to_max_equals_the_released_sampler(tiny_pipe):
+    image, pose = inputs(9)
+    ours = run(tiny_pipe, image, pose, seed=5, min_guidance_scale=3.0, max_guidance_scale=1.5).frames[0]
+    layout = {"seed": 5, "tile_size": 4, "tile_overlap": 2, "steps": 2}
+    theirs = released_sample(tiny_pipe, image, pose, guidance=(3.0, 1.5), **layout)
+    swapped = released_sample(tiny_pipe, image, pose, guidance=(1.5, 3.0), **layout)
+    assert (ours - theirs).abs().max().item() <= 1e-4
+    assert (ours - swapped).abs().max().item() > 1e-3
+
+
+def test_half_precision_equals_the_released_sampler(tiny_weights):
+    base, checkpoint = tiny_weights
+    pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=checkpoint, torch_dtype=torch.float16)
+    pipe.set_progress_bar_config(disable=True)
+    image, pose = inputs(11)
+    ours = run(pipe, image, pose, seed=7, num_inference_steps=2).frames[0]
+    theirs = released_sample(pipe, image, pose, seed=7, tile_size=4, tile_overlap=2, steps=2, guidance=2.0)
+    assert torch.isfinite(ours).all()
+    assert torch.equal(ours, theirs)
+
+
 def test_noise_augmentation_follows_the_released_order(tiny_pipe):
     image, pose = inputs(9)
     ours = run(tiny_pipe, image, pose, seed=3, noise_aug_strength=0.05).frames[0]

@@ -44,9 +44,12 @@ def test_fresh_posenet_adds_nothing_and_output_is_latent_sized():
     out = net(torch.rand(3, 3, 64, 96) * 2 - 1)
     assert out.shape == (3, 32, 8, 12)
     assert torch.count_nonzero(out) == 0
-    # the convolutions themselves are initialised (He-normal, fan-out) with zero biases
-    first = net.conv_layers[0]
-    assert first.weight.std().item() > 0 and torch.count_nonzero(first.bias) == 0
+    # the convolutions are He-normal initialised, std = sqrt(2 / (k * k * in_channels)), zero biases
+    torch.manual_seed(0)
+    for conv in (m for m in PoseNet().conv_layers if isinstance(m, nn.Conv2d)):
+        fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+        assert conv.weight.std().item() == pytest.approx((2 / fan_in) ** 0.5, rel=0.25)
+        assert torch.count_nonzero(conv.bias) == 0
 
 
 def test_output_is_projection_times_scale():

@@ -21,7 +21,7 @@ from mimicmotion.errors import MimicMotionError
 from mimicmotion.eval.window_layout import save_window_layout, window_layout_path
 from mimicmotion.pose import (
     BACKENDS,
-    extract_poses,
+    detect_poses,
     get_backend,
     prepare_reference,
     reference_first,
@@ -40,6 +40,18 @@ DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")
 
 def check_settings(settings: AnimateSettings) -> None:
     """Everything that can be checked without weights or pose detection; raises MimicMotionError."""
+    check_inputs(settings)
+    check_output(settings)
+
+
+def check_output(s: AnimateSettings) -> None:
+    if Path(s.out).suffix.lower() != ".mp4":
+        raise MimicMotionError(f"the output must be an .mp4 file, got {s.out}")
+    check_writable(s.out)
+
+
+def check_inputs(settings: AnimateSettings) -> None:
+    """The checks of `check_settings` that do not concern the output file."""
     s = settings
     if s.ref is None or s.driving is None or s.out is None:
         raise MimicMotionError(
@@ -57,6 +69,8 @@ def check_settings(settings: AnimateSettings) -> None:
         raise MimicMotionError(f"unknown fusion {s.fusion!r}; choose one of {', '.join(FUSIONS)}")
     if s.steps < 1:
         raise MimicMotionError(f"steps must be at least 1, got {s.steps}")
+    if s.stride < 1:
+        raise MimicMotionError(f"stride must be at least 1, got {s.stride}")
     if s.max_frames is not None and s.max_frames < 1:
         raise MimicMotionError(f"max-frames must be at least 1, got {s.max_frames}")
     if s.fps <= 0:
@@ -69,9 +83,6 @@ def check_settings(settings: AnimateSettings) -> None:
     check_style(s.pose_style)
     if s.dtype not in DTYPE_NAMES:
         raise MimicMotionError(f"unknown dtype {s.dtype!r}; choose one of {', '.join(DTYPE_NAMES)}")
-    if Path(s.out).suffix.lower() != ".mp4":
-        raise MimicMotionError(f"the output must be an .mp4 file, got {s.out}")
-    check_writable(s.out)
 
 
 def animate(settings: AnimateSettings, load: Callable[[AnimateSettings], Any] | None = None) -> Path:
@@ -91,13 +102,18 @@ def animate(settings: AnimateSettings, load: Callable[[AnimateSettings], Any] | 
         pipe = (load or load_pipeline)(s)
 
         def extract():
-            return extract_poses(s.driving, backend, s.stride, s.max_frames, progress=not s.quiet)
+            return detect_poses(s.driving, backend, s.stride, s.max_frames, progress=not s.quiet)
 
         driving = cached_poses(s.driving, s.pose_backend, s.stride, s.max_frames, extract, note)
     poses = reference_first(own_pose, driving, s.retarget)
     note(f"{len(poses) - 1} driving frames at {width}x{height}, {s.steps} steps, fusion {s.fusion}")
 
-    with render_pose_frames(poses, height, width, style=s.pose_style) as pose_frames:
+    # Pose pictures go to a temporary file beside the output (on disk, where the video goes too),
+    # not to /tmp, which may be memory-backed.
+    pictures = render_pose_frames(
+        poses, height, width, s.pose_style, directory=Path(s.out).parent, progress=not s.quiet
+    )
+    with pictures as pose_frames:
         generator = torch.Generator(device=pipe._execution_device).manual_seed(s.seed)
         pipe.set_progress_bar_config(disable=s.quiet, desc="denoising", unit="window", dynamic_ncols=True)
         result = pipe(
@@ -169,6 +185,20 @@ def load_pipeline(s: AnimateSettings):
     else:
         pipe.to(device)
     return pipe
+
+
+def shared_loader() -> Callable[[AnimateSettings], Any]:
+    """A `load` for `animate` that loads the pipeline once for all cases with the same weights."""
+    loaded: dict[tuple, Any] = {}
+
+    def load(s: AnimateSettings):
+        key = (s.base_model, s.checkpoint, s.device, s.dtype, s.offload)
+        if key not in loaded:
+            loaded.clear()  # one model in memory at a time
+            loaded[key] = load_pipeline(s)
+        return loaded[key]
+
+    return load
 
 
 def _silence_loading_progress() -> None:

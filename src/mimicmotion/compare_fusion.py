@@ -18,7 +18,7 @@ from mimicmotion.config import AnimateSettings
 from mimicmotion.eval.report import format_number, format_table, json_ready
 from mimicmotion.eval.temporal import TemporalSummary, frame_differences, temporal_summary
 from mimicmotion.eval.window_layout import load_window_layout, window_layout_path
-from mimicmotion.video import atomic_output, iter_frames
+from mimicmotion.video import atomic_output, iter_frames, make_folder
 from mimicmotion.windows import FUSIONS
 
 
@@ -26,7 +26,7 @@ def compare_fusion(
     settings: AnimateSettings, folder: Path, load: Callable[[AnimateSettings], Any] | None = None
 ) -> dict[str, TemporalSummary]:
     """Write `<folder>/<fusion>.mp4` for every fusion and return each video's temporal summary."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     summaries = {}
     for fusion in FUSIONS:
         video = animate(

@@ -138,7 +138,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """
     path = Path(path)
     if not path.is_file():
-        raise MimicMotionError(f"checkpoint not found: {path}")
+        raise MimicMotionError(f"weights file not found: {path}")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -149,7 +149,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             mmap = zipfile.is_zipfile(path)
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:  # corrupt or foreign files fail in format-specific ways
-        raise MimicMotionError(f"cannot read checkpoint {path}: {error}") from None
+        raise MimicMotionError(
+            f"cannot read weights file {path}: {error} (only files of plain tensors are accepted)"
+        ) from None
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -184,10 +186,15 @@ def _key_list(keys: list[str]) -> str:
     return f"{len(keys)} key(s): {shown}" + (f" and {more} more" if more > 0 else "")
 
 
-def check_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
-    """Raise MimicMotionError unless `state` has exactly the module's keys with its shapes."""
+def check_state_dict(
+    module: nn.Module, state: Mapping[str, torch.Tensor], what: str, optional: tuple[str, ...] = ()
+) -> None:
+    """Raise MimicMotionError unless `state` has exactly the module's keys with its shapes.
+
+    Keys ending with one of the `optional` suffixes may be absent.
+    """
     expected = module.state_dict(keep_vars=True)
-    missing = [k for k in expected if k not in state]
+    missing = [k for k in expected if k not in state and not k.endswith(optional)]
     unexpected = [k for k in state if k not in expected]
     wrong = [
         f"{k} {tuple(state[k].shape)} (model {tuple(expected[k].shape)})"
@@ -260,28 +267,31 @@ def load_components(
         if not (folder / name).is_dir():
             raise MimicMotionError(f"base model {folder} has no {name}/ folder (expected diffusers layout)")
 
-    def library_load(cls, subfolder: str, **kwargs):
+    def library_load(cls, subfolder: str):
         what = f"{subfolder} weights in {folder}"
-        try:
-            model, info = cls.from_pretrained(
+        model, info = _library_call(
+            what,
+            lambda: cls.from_pretrained(
                 folder,
                 subfolder=subfolder,
                 variant=variant_of(folder, subfolder),
                 torch_dtype=torch_dtype,
                 output_loading_info=True,
-                **kwargs,
-            )
-        except MimicMotionError:
-            raise
-        except Exception as error:
-            raise MimicMotionError(f"cannot load {what}: {error}") from None
+            ),
+        )
         check_loading_info(info, what)
         return model
 
     vae = library_load(AutoencoderKLTemporalDecoder, "vae")
     image_encoder = library_load(CLIPVisionModelWithProjection, "image_encoder")
-    scheduler = EulerDiscreteScheduler.from_pretrained(folder, subfolder="scheduler")
-    feature_extractor = CLIPImageProcessorPil.from_pretrained(folder, subfolder="feature_extractor")
+    scheduler = _library_call(
+        f"the scheduler config in {folder}",
+        lambda: EulerDiscreteScheduler.from_pretrained(folder, subfolder="scheduler"),
+    )
+    feature_extractor = _library_call(
+        f"the feature extractor config in {folder}",
+        lambda: CLIPImageProcessorPil.from_pretrained(folder, subfolder="feature_extractor"),
+    )
 
     if checkpoint is None:
         unet = library_load(UNetSpatioTemporalConditionModel, "unet")
@@ -291,7 +301,10 @@ def load_components(
         parts = split_checkpoint(read_state_dict(path), path)
         from accelerate import init_empty_weights
 
-        config = UNetSpatioTemporalConditionModel.load_config(folder, subfolder="unet")
+        config = _library_call(
+            f"the unet config in {folder}",
+            lambda: UNetSpatioTemporalConditionModel.load_config(folder, subfolder="unet"),
+        )
         with init_empty_weights():
             unet = UNetSpatioTemporalConditionModel.from_config(config)
         unet = load_into(unet, _cast_state(parts["unet"], torch_dtype), f"{path} (unet.*)")
@@ -306,6 +319,16 @@ def load_components(
         "scheduler": scheduler,
         "feature_extractor": feature_extractor,
     }
+
+
+def _library_call(what: str, load):
+    """Run a diffusers/transformers loader; its failures (missing or malformed files) become one message."""
+    try:
+        return load()
+    except MimicMotionError:
+        raise
+    except Exception as error:  # these libraries raise OSError, ValueError, EnvironmentError, ...
+        raise MimicMotionError(f"cannot load {what}: {error}") from None
 
 
 def _cast_state(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:

@@ -33,6 +33,7 @@ from mimicmotion.sampling import denoise
 from mimicmotion.windows import fusion_weights, plan_windows
 
 OUTPUT_TYPES = ("pt", "np", "pil", "latent")
+POSE_NET_CHUNK = 8  # frames per PoseNet call
 
 
 class PoseFrameSource(Protocol):
@@ -101,7 +102,7 @@ class MimicMotionPipeline(DiffusionPipeline):
             image = torch.from_numpy(image.astype(np.float32) / scale).permute(2, 0, 1)
         if not isinstance(image, torch.Tensor):
             raise MimicMotionError(f"unsupported reference image type {type(image).__name__}")
-        image = image.float().cpu()
+        image = image.cpu().float() / (255.0 if image.dtype == torch.uint8 else 1.0)
         if image.ndim == 3:
             image = image[None]
         if image.shape[1:] != (3, height, width):
@@ -123,7 +124,8 @@ class MimicMotionPipeline(DiffusionPipeline):
 
     def encode_reference_latent(self, image: torch.Tensor, device: torch.device) -> torch.Tensor:
         """Mode of the VAE posterior (1, 4, h, w), unscaled, as the released sampler conditions."""
-        upcast = self.vae.dtype in (torch.float16, torch.bfloat16) and self.vae.config.force_upcast
+        # As released: an fp16 VAE marked force_upcast encodes in fp32 (bf16 is left as it is).
+        upcast = self.vae.dtype == torch.float16 and self.vae.config.force_upcast
         dtype = self.vae.dtype
         if upcast:
             cast(self.vae, torch.float32)
@@ -163,7 +165,7 @@ class MimicMotionPipeline(DiffusionPipeline):
         windows = plan_windows(num_frames, tile_size, tile_overlap)
         weights = fusion_weights(windows, fusion)
         device = self._execution_device
-        guided = max_guidance_scale > 1.0
+        guided = max(min_guidance_scale, max_guidance_scale) > 1.0
 
         # Conditioning on the reference, with random numbers drawn in the released order:
         # first the image noise (drawn even when its strength is 0), then one window of latents.
@@ -180,8 +182,8 @@ class MimicMotionPipeline(DiffusionPipeline):
         latents = self._initial_latents(num_frames, tile_size, height, width, dtype, device, generator)
 
         def denoiser(model_input: torch.Tensor, t: torch.Tensor, frames: list[int]) -> torch.Tensor:
-            pose = pose_frames[frames].to(device=device, dtype=self.pose_net.dtype)
-            cond = self._unet(model_input, t, image_latents, image_embeddings, time_ids, self.pose_net(pose))
+            pose_features = self._pose_features(pose_frames, frames, device)
+            cond = self._unet(model_input, t, image_latents, image_embeddings, time_ids, pose_features)
             if not guided:
                 return cond
             zeros = torch.zeros_like
@@ -231,6 +233,15 @@ class MimicMotionPipeline(DiffusionPipeline):
         noise = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
         noise = noise * self.scheduler.init_noise_sigma
         return noise.repeat(1, num_frames // tile_size + 1, 1, 1, 1)[:, :num_frames]
+
+    def _pose_features(self, pose_frames, frames: list[int], device: torch.device) -> torch.Tensor:
+        # PoseNet sees each frame on its own; running it a few frames at a time keeps its
+        # full-resolution activations (and the float pose pictures) small for long windows.
+        features = []
+        for start in range(0, len(frames), POSE_NET_CHUNK):
+            pose = pose_frames[frames[start : start + POSE_NET_CHUNK]]
+            features.append(self.pose_net(pose.to(device=device, dtype=self.pose_net.dtype)))
+        return torch.cat(features)
 
     def _unet(self, model_input, t, image_latents, image_embeddings, time_ids, pose_features) -> torch.Tensor:
         frames = model_input.shape[1]

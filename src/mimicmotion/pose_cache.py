@@ -1,8 +1,9 @@
 """Driving-video poses cached on disk, so that a second run on the same video skips detection.
 
 An entry is keyed by the video's content (not its name or date), the pose backend, the stride and
-the frame limit; it holds the raw detections in driving-frame coordinates (a PoseSequence .npz),
-so retargeting and rendering settings can change without detecting again.
+the frame limit; it holds the raw detections in driving-frame coordinates (a PoseSequence .npz,
+frames without a person left empty), so retargeting and rendering settings can change without
+detecting again.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ def cached_poses(
             note(f"reusing the poses of {video} extracted before ({path})")
             return poses
     poses = extract()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(path) as temp:
-        poses.save(temp)
+    try:  # the cache only saves time: a cache folder that cannot be written must not stop the run
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as temp:
+            poses.save(temp)
+    except (OSError, MimicMotionError) as error:
+        note(f"could not store the poses in the cache ({error}); set MIMICMOTION_CACHE to a writable folder")
     return poses

@@ -194,6 +194,16 @@ def check_writable(path: str | os.PathLike) -> Path:
     return path
 
 
+def make_folder(path: str | os.PathLike) -> Path:
+    """Create an output folder (and its parents) if needed; MimicMotionError if it cannot be."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MimicMotionError(f"cannot create output folder {path}: {error.strerror or error}") from None
+    return path
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds.

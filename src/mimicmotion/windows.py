@@ -50,19 +50,19 @@ def plan_windows(num_frames: int, tile_size: int, tile_overlap: int) -> list[lis
 
 
 def fusion_weights(windows: list[list[int]], fusion: str) -> list[torch.Tensor]:
-    """Per-window weights (one float64 tensor per window, one value per window position)."""
+    """Per-window weights (one float32 tensor per window, one value per window position)."""
     if fusion == "official":
         return [triangular_weights(len(window)) for window in windows]
     if fusion == "progressive":
         return progressive_weights(windows)
     if fusion == "average":
-        return [torch.ones(len(window), dtype=torch.float64) for window in windows]
+        return [torch.ones(len(window)) for window in windows]
     raise MimicMotionError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
 
 
 def triangular_weights(length: int) -> torch.Tensor:
     """The released sampler's weights: w[p] = min((p + .5) * 2 / N, 2 - (p + .5) * 2 / N)."""
-    ramp = (torch.arange(length, dtype=torch.float64) + 0.5) * 2.0 / length
+    ramp = (torch.arange(length) + 0.5) * 2.0 / length  # float32, computed in the released order
     return torch.minimum(ramp, 2.0 - ramp)
 
 
@@ -84,7 +84,7 @@ def progressive_weights(windows: list[list[int]]) -> list[torch.Tensor]:
         for k, frame in enumerate(shared, start=1):
             weights[later][windows[later].index(frame)] *= k * lam
             weights[earlier][windows[earlier].index(frame)] *= 1.0 - k * lam
-    return weights
+    return [weight.float() for weight in weights]
 
 
 def frame_coverage(windows: list[list[int]]) -> Counter:
@@ -102,7 +102,9 @@ def fuse(predict, windows: list[list[int]], weights: list[torch.Tensor], like: t
     total = torch.zeros_like(like)
     count = like.new_zeros(like.shape[1])
     for index, (window, weight) in enumerate(zip(windows, weights, strict=True)):
-        weight = weight.to(device=like.device, dtype=like.dtype)
+        # Weights stay float32: a half-precision prediction times a float32 weight is rounded once,
+        # when it is added to the sums, as in the released sampler.
+        weight = weight.to(device=like.device, dtype=torch.float32)
         total[:, window] += predict(index, window) * weight.view(1, -1, *([1] * (like.ndim - 2)))
         count[window] += weight
     return total / count.view(1, -1, *([1] * (like.ndim - 2)))

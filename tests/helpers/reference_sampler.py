@@ -38,7 +38,10 @@ def _unet(unet, x, t, emb, time_ids, pose_latents):
 
 @torch.no_grad()
 def released_sample(pipe, image01, pose, seed, tile_size, tile_overlap, steps, guidance, noise_aug=0.0):
-    """image01: (1, 3, H, W) in [0, 1]; pose: (F, 3, H, W) in [-1, 1]. Returns (F, 3, H, W) in [0, 1]."""
+    """image01: (1, 3, H, W) in [0, 1]; pose: (F, 3, H, W) in [-1, 1]. Returns (F, 3, H, W) in [0, 1].
+
+    `guidance` is one scale or (min, max) for the per-frame ramp. Works in the pipeline's dtype.
+    """
     vae, unet, pose_net = pipe.vae, pipe.unet, pipe.pose_net
     scheduler = copy.deepcopy(pipe.scheduler)
     generator = torch.Generator().manual_seed(seed)
@@ -56,19 +59,24 @@ def released_sample(pipe, image01, pose, seed, tile_size, tile_overlap, steps, g
         do_rescale=False,
         return_tensors="pt",
     ).pixel_values
-    emb = pipe.image_encoder(clip_in).image_embeds.unsqueeze(1)
+    dtype = pipe.unet.dtype
+    emb = pipe.image_encoder(clip_in.to(dtype)).image_embeds.unsqueeze(1)
 
     # VAE path: the image noise is drawn first
     vae_in = image01 * 2 - 1
     noise = torch.randn(vae_in.shape, generator=generator)
-    image_latent = vae.encode(vae_in + noise_aug * noise).latent_dist.mode()
+    upcast = vae.dtype == torch.float16 and vae.config.force_upcast  # fp16 VAE encodes in fp32
+    if upcast:
+        nn.Module.to(vae, torch.float32)
+    image_latent = vae.encode((vae_in + noise_aug * noise).to(vae.dtype)).latent_dist.mode().to(dtype)
+    if upcast:
+        nn.Module.to(vae, torch.float16)
     image_latents = image_latent.unsqueeze(1).repeat(1, num_frames, 1, 1, 1)
-    time_ids = torch.tensor([[7 - 1, 127, noise_aug]])
+    time_ids = torch.tensor([[7 - 1, 127, noise_aug]], dtype=dtype)
 
     scheduler.set_timesteps(steps)
-    latents = (
-        torch.randn((1, n, 4, height // 8, width // 8), generator=generator) * scheduler.init_noise_sigma
-    )
+    latents = torch.randn((1, n, 4, height // 8, width // 8), generator=generator, dtype=dtype)
+    latents = latents * scheduler.init_noise_sigma
     latents = latents.repeat(1, num_frames // n + 1, 1, 1, 1)[:, :num_frames]
 
     windows = []
@@ -78,28 +86,29 @@ def released_sample(pipe, image01, pose, seed, tile_size, tile_overlap, steps, g
         i += n - c
     if windows[-1][-1] < num_frames - 1:
         windows.append([0, *list(range(num_frames - n + 1, num_frames))])
-    w = torch.tensor([min((p + 0.5) * 2 / n, 2 - (p + 0.5) * 2 / n) for p in range(n)])
-    g = torch.linspace(guidance, guidance, num_frames).view(1, -1, 1, 1, 1)
+    w = (torch.arange(n) + 0.5) * 2.0 / n  # float32, as the released code computes it
+    w = torch.minimum(w, 2 - w)
+    low, high = guidance if isinstance(guidance, tuple) else (guidance, guidance)
+    g = torch.linspace(low, high, num_frames).view(1, -1, 1, 1, 1).to(dtype)
 
     for t in scheduler.timesteps:
         x = scheduler.scale_model_input(latents, t)
         x = torch.cat([x, image_latents], dim=2)
         uncond = torch.zeros_like(latents)
         cond = torch.zeros_like(latents)
-        count = torch.zeros(num_frames)
+        count = torch.zeros(num_frames, dtype=dtype)
         for idx in windows:
             u = _unet(
                 unet,
-                x[:, idx] * torch.tensor([1.0] * 4 + [0.0] * 4).view(1, 1, 8, 1, 1),
+                x[:, idx] * torch.tensor([1.0] * 4 + [0.0] * 4, dtype=dtype).view(1, 1, 8, 1, 1),
                 t,
                 torch.zeros_like(emb),
                 time_ids,
                 None,
             )
             uncond[:, idx] += u * w.view(1, -1, 1, 1, 1)
-            cond[:, idx] += _unet(unet, x[:, idx], t, emb, time_ids, pose_net(pose[idx])) * w.view(
-                1, -1, 1, 1, 1
-            )
+            pose_latents = pose_net(pose[idx].to(dtype))
+            cond[:, idx] += _unet(unet, x[:, idx], t, emb, time_ids, pose_latents) * w.view(1, -1, 1, 1, 1)
             count[idx] += w
         uncond /= count.view(1, -1, 1, 1, 1)
         cond /= count.view(1, -1, 1, 1, 1)
@@ -110,4 +119,4 @@ def released_sample(pipe, image01, pose, seed, tile_size, tile_overlap, steps, g
         vae.decode(flat[s : s + 8], num_frames=flat[s : s + 8].shape[0]).sample
         for s in range(0, num_frames, 8)
     ]
-    return (torch.cat(frames) / 2 + 0.5).clamp(0, 1)
+    return (torch.cat(frames).float() / 2 + 0.5).clamp(0, 1)

@@ -68,6 +68,7 @@ def test_unknown_names_fail_before_any_work(tmp_path, capsys):
     assert_one_line_error(*run_cli(capsys, *args, "--style", "neon"), "unknown render style 'neon'")
     assert_one_line_error(*run_cli(capsys, *args, "--retarget", "warp"), "unknown retarget mode 'warp'")
     assert_one_line_error(*run_cli(capsys, *args, "--stride", "0"), "--stride")
+    assert_one_line_error(*run_cli(capsys, *args, "--resolution", "0"), "resolution")
     missing_dir = ("--driving", tmp_path / "v.mp4", "--out", tmp_path / "missing" / "p.npz")
     assert_one_line_error(*run_cli(capsys, *missing_dir), "output folder does not exist")
 

@@ -149,3 +149,23 @@ def test_retarget_errors_are_clear():
     faint.body[0, :, 2] = 0.1
     with pytest.raises(MimicMotionError, match="fewer than 2 body keypoints"):
         retarget(driving, faint, "linear")
+
+
+def test_the_fit_uses_detected_frames_only_and_gaps_are_filled_after_it():
+    from mimicmotion.pose import reference_first
+
+    driving = dancing_poses(count=5, seed=3)
+    driving.body[2] = 0.0  # no person in frame 2
+    driving.body[2, :, :2] = -1.0
+    driving.hands[2, ..., 2] = 0.0
+    driving.face[2, :, 2] = 0.0
+    reference = reference_pose()
+    out = reference_first(reference, driving, "linear")
+    assert len(out) == 6 and np.allclose(out.body[0], reference.body[0])
+    ax, bx, ay, by = hand_fit(driving, reference)  # over frames 0, 1, 3, 4
+    for t in (0, 1, 3, 4):
+        expected = driving.body[t, :, :2] * (ax, ay) + (bx, by)
+        assert np.allclose(out.body[t + 1, :, :2], expected, atol=1e-5)
+    # the empty frame lies halfway between its neighbours, with a lower confidence
+    assert np.allclose(out.body[3, :, :2], (out.body[2, :, :2] + out.body[4, :, :2]) / 2, atol=1e-5)
+    assert np.all(out.body[3, :, 2] < np.maximum(out.body[2, :, 2], out.body[4, :, 2]))

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from mimicmotion.config import AnimateSettings
+from mimicmotion.errors import MimicMotionError
 
 DEFAULTS = AnimateSettings()
 
@@ -107,9 +108,10 @@ def settings_from(args: argparse.Namespace) -> list[AnimateSettings]:
     cases = read_released_config(args.config)
     out = given.pop("out", None)
     folder = Path("outputs") if out is None else out
-    if out is not None and out.suffix.lower() == ".mp4" and len(cases) == 1:
+    if folder.suffix.lower() == ".mp4":
+        if len(cases) > 1:
+            raise MimicMotionError(f"{args.config} has {len(cases)} test cases: --out must be a folder")
         return [DEFAULTS.replace(**{**cases[0], **given, "out": out})]
-    folder.mkdir(parents=True, exist_ok=True)
     settings, names = [], set()
     for number, case in enumerate(cases, start=1):
         merged = DEFAULTS.replace(**{**case, **given})
@@ -126,21 +128,18 @@ def settings_from(args: argparse.Namespace) -> list[AnimateSettings]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mimicmotion.animate import animate, check_settings, load_pipeline
+    from mimicmotion.animate import animate, check_inputs, check_output, shared_loader
+    from mimicmotion.video import make_folder
 
     cases = settings_from(args)
     for case in cases:  # every case is checked before the first one starts
-        check_settings(case)
-    loaded: dict[tuple, object] = {}
-
-    def load(case: AnimateSettings):
-        """Cases with the same weights and device share one loaded pipeline."""
-        key = (case.base_model, case.checkpoint, case.device, case.dtype, case.offload)
-        if key not in loaded:
-            loaded.clear()
-            loaded[key] = load_pipeline(case)
-        return loaded[key]
-
+        check_inputs(case)
+    if args.config is not None:  # the released code wrote into a folder it created
+        for folder in {Path(case.out).parent for case in cases}:
+            make_folder(folder)
+    for case in cases:
+        check_output(case)
+    load = shared_loader()
     for case in cases:
         animate(case, load)
     return 0

@@ -22,13 +22,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mimicmotion.animate import check_settings
+    from mimicmotion.animate import check_inputs, check_output, shared_loader
     from mimicmotion.compare_fusion import compare_fusion, summary_table, write_report
+    from mimicmotion.video import make_folder
 
     settings = DEFAULTS.replace(**{**given_options(args), "out": args.out / "official.mp4"})
-    args.out.mkdir(parents=True, exist_ok=True)
-    check_settings(settings)
-    summaries = compare_fusion(settings, args.out)
+    check_inputs(settings)
+    make_folder(args.out)
+    check_output(settings)
+    summaries = compare_fusion(settings, args.out, shared_loader())
     print(summary_table(summaries))
     print(f"report: {write_report(args.out / 'compare-fusion.json', summaries, settings)}")
     return 0

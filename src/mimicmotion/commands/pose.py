@@ -83,9 +83,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from mimicmotion.pose import extract_poses, get_backend, retargeted_poses, smooth, write_pose_video
-    from mimicmotion.pose.reference import scaled_size
-    from mimicmotion.video import atomic_output, probe_video
+    from mimicmotion.pose.reference import scaled_size, target_size
+    from mimicmotion.video import atomic_output, check_writable, driving_frame_step, probe_video
 
+    # Settings and outputs are checked before any detection work.
+    target_size(1, 1, args.resolution)
+    driving_frame_step(24.0, args.stride)
+    for output in (args.out, args.render):
+        if output is not None:
+            check_writable(output)
     progress = not args.quiet
     options = {"model_dir": args.dwpose_dir} if args.backend == "dwpose" and args.dwpose_dir else {}
 

@@ -17,8 +17,6 @@ Reading never unpickles arbitrary objects: torch.load runs with weights_only=Tru
 from __future__ import annotations
 
 import os
-import pickle
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
@@ -26,6 +24,7 @@ from urllib.error import URLError
 import torch
 
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.loading import check_state_dict, read_state_dict
 
 
 @dataclass(frozen=True)
@@ -128,47 +127,14 @@ def _missing(spec: WeightFile, why: str) -> MimicMotionError:
     )
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors of a weight file, without unpickling arbitrary objects.
-
-    Accepts a plain state dict or one wrapped as {"state_dict": ...}; a DataParallel "module."
-    prefix is removed.
-    """
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
-        raise MimicMotionError(
-            f"cannot read weight file {path}: {_first_line(error)} (only files of plain tensors are accepted)"
-        ) from None
-    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
-        state = state["state_dict"]
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise MimicMotionError(f"weight file {path} does not hold a state dict of tensors")
-    return {key.removeprefix("module."): value for key, value in state.items()}
-
-
 def load_weights(model: torch.nn.Module, path: Path, spec: WeightFile) -> torch.nn.Module:
-    """Load `path` into `model` strictly (every parameter and buffer, matching shapes) and
-    switch it to eval mode. BatchNorm's num_batches_tracked counters are not required: files
-    saved by old torch versions lack them and inference never reads them."""
-    state = read_state_dict(path)
-    expected = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    given = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
-    missing = sorted(expected.keys() - given.keys())
-    unexpected = sorted(given.keys() - expected.keys())
-    reshaped = sorted(k for k in expected.keys() & given.keys() if expected[k].shape != given[k].shape)
-    if missing or unexpected or reshaped:
-        details = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", reshaped)):
-            if keys:
-                details.append(f"{len(keys)} {label} (e.g. {', '.join(keys[:3])})")
-        raise MimicMotionError(
-            f"{path} is not {spec.description} ({spec.filename}): {'; '.join(details)}"
-        )
-    model.load_state_dict(given, strict=False)
+    """Load `path` into `model` strictly (every parameter and buffer, matching shapes) and switch it
+    to eval mode. A {"state_dict": ...} wrapper and a DataParallel "module." prefix are accepted;
+    BatchNorm's num_batches_tracked counters are not required (files saved by old torch versions lack
+    them and inference never reads them)."""
+    state = {key.removeprefix("module."): value for key, value in read_state_dict(path).items()}
+    check_state_dict(
+        model, state, f"{path} ({spec.description}, {spec.filename})", optional=("num_batches_tracked",)
+    )
+    model.load_state_dict(state, strict=False)
     return model.eval()

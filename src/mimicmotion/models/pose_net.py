@@ -45,7 +45,8 @@ class PoseNet(ModelMixin, ConfigMixin):
     def reset_parameters(self) -> None:
         for layer in self.conv_layers:
             if isinstance(layer, nn.Conv2d):
-                nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+                # He-normal, std = sqrt(2 / (k * k * in_channels)), as the released PoseNet
+                nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
                 nn.init.zeros_(layer.bias)
         nn.init.zeros_(self.final_proj.weight)
         nn.init.zeros_(self.final_proj.bias)

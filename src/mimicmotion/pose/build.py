@@ -15,7 +15,7 @@ import numpy as np
 
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose.backends import PoseBackend, get_backend
-from mimicmotion.pose.extract import DEFAULT_STRIDE, extract_poses
+from mimicmotion.pose.extract import DEFAULT_STRIDE, detect_poses
 from mimicmotion.pose.fill import fill_gaps
 from mimicmotion.pose.frames import PoseFrames, render_pose_frames
 from mimicmotion.pose.reference import prepare_reference
@@ -73,10 +73,20 @@ def retargeted_poses(
 def reference_first(
     reference: PoseSequence, driving: PoseSequence, retarget: str = "linear", smooth: bool = False
 ) -> PoseSequence:
-    """The reference pose as entry 0, then the driving poses (optionally smoothed) moved onto it."""
+    """The reference pose as entry 0, then the driving poses moved onto it.
+
+    `driving` holds raw detections: the fit onto the reference uses only frames where a person was
+    found (as the released fit did); frames without one are filled from their neighbours afterwards
+    (the fit is linear, so filling before or after it gives the same points), then optionally smoothed.
+    """
+    if not driving.has_person().any():
+        raise MimicMotionError(f"no person found in any of the {len(driving)} driving frames")
+    moved, report = fill_gaps(retarget_poses(driving, reference, retarget))
+    if report.filled:
+        log.info("driving poses: %s", report.summary())
     if smooth:
-        driving = smooth_poses(driving)
-    return PoseSequence.concatenate([reference, retarget_poses(driving, reference, retarget)])
+        moved = smooth_poses(moved)
+    return PoseSequence.concatenate([reference, moved])
 
 
 def build_pose_frames(
@@ -130,18 +140,11 @@ def _driving(
     max_frames: int | None,
     progress: bool,
 ) -> PoseSequence:
+    """Driving poses (frames without a person left empty) from a video, a pose .npz or a sequence."""
     if isinstance(driving, PoseSequence):
         seq = driving
     elif Path(driving).suffix.lower() == ".npz":
         seq = PoseSequence.load(driving)
     else:
-        return extract_poses(driving, detector, stride, max_frames, progress)
-    if max_frames is not None:
-        seq = seq.select(slice(0, max_frames))
-    filled, report = fill_gaps(seq)
-    if report.with_person == 0:
-        source = "" if isinstance(driving, PoseSequence) else f" {driving}"
-        raise MimicMotionError(f"no person in any frame of the driving poses{source}")
-    if report.filled:
-        log.info("driving poses: %s", report.summary())
-    return filled
+        return detect_poses(driving, detector, stride, max_frames, progress)
+    return seq if max_frames is None else seq.select(slice(0, max_frames))

@@ -129,7 +129,7 @@ def render_pose_frames(
 ) -> PoseFrames:
     """Render every entry of `seq` once into a temporary file (in `directory`, default the system's)."""
     renderer = PoseRenderer(height, width, style, threshold)
-    handle, name = tempfile.mkstemp(prefix="mimicmotion-poses-", suffix=".rgb", dir=directory)
+    handle, name = tempfile.mkstemp(prefix=".mimicmotion-poses-", suffix=".rgb", dir=directory)
     try:
         with os.fdopen(handle, "wb") as file:
             for index in _progress(range(len(seq)), len(seq), progress, "render poses"):

@@ -170,6 +170,7 @@ ERRORS = {
     "missing weights": (lambda d: {"--checkpoint": str(d / "MimicMotion_1-1.pth")}, "checkpoint not found"),
     "mismatched weights": (lambda d: {"--checkpoint": broken_checkpoint(d)}, "conv_out.bias"),
     "missing base": (lambda d: {"--base-model": str(d / "svd")}, "base model not found"),
+    "device": (lambda d: {"--device": "tpu"}, "unknown device"),
 }
 
 
@@ -210,3 +211,14 @@ def test_config_errors_stop_before_any_folder_is_made(tmp_path, capsys):
     code, err = run_error(["animate", "--config", str(tmp_path / "none.yaml")], capsys)
     assert code == 2 and "config file not found" in err
     assert not (tmp_path / "outs").exists()
+
+
+def test_download_offline_names_the_files_and_both_remedies(monkeypatch, capsys):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, err = run_error(["download", "--base-model", "someone/not-cached-svd"], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "someone/not-cached-svd" in err and "vae/diffusion_pytorch_model.fp16.safetensors" in err
+    assert "mimicmotion download" in err and "--base-model FOLDER" in err

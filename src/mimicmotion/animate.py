@@ -83,6 +83,22 @@ def check_inputs(settings: AnimateSettings) -> None:
     check_style(s.pose_style)
     if s.dtype not in DTYPE_NAMES:
         raise MimicMotionError(f"unknown dtype {s.dtype!r}; choose one of {', '.join(DTYPE_NAMES)}")
+    device = execution_device(s)
+    if s.offload and device.type != "cuda":
+        raise MimicMotionError("--offload moves idle parts of the model to the CPU; it needs --device cuda")
+
+
+def execution_device(s: AnimateSettings) -> torch.device:
+    """The device the settings ask for ("auto": CUDA when available)."""
+    if s.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(s.device)
+    except RuntimeError:
+        raise MimicMotionError(f"unknown device {s.device!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise MimicMotionError(f"--device {s.device} was asked for but no CUDA device is available")
+    return device
 
 
 def animate(settings: AnimateSettings, load: Callable[[AnimateSettings], Any] | None = None) -> Path:
@@ -166,21 +182,13 @@ def load_pipeline(s: AnimateSettings):
     """The pipeline for these settings, on the chosen device and dtype (weights checked strictly)."""
     from mimicmotion.pipeline import MimicMotionPipeline
 
-    device = s.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MimicMotionError("--device cuda was asked for but no CUDA device is available")
-    dtype_name = s.dtype if s.dtype != "auto" else ("fp16" if device.startswith("cuda") else "fp32")
+    device = execution_device(s)
+    dtype_name = s.dtype if s.dtype != "auto" else ("fp16" if device.type == "cuda" else "fp32")
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype_name]
     if s.quiet:
         _silence_loading_progress()
     pipe = MimicMotionPipeline.from_pretrained(s.base_model, checkpoint=s.checkpoint, torch_dtype=dtype)
     if s.offload:
-        if not device.startswith("cuda"):
-            raise MimicMotionError(
-                "--offload moves idle parts of the model to the CPU; it needs --device cuda"
-            )
         pipe.enable_model_cpu_offload(device=device)
     else:
         pipe.to(device)

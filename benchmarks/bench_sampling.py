@@ -22,8 +22,6 @@ from pathlib import Path
 
 import torch
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(
@@ -38,12 +36,14 @@ def main() -> None:
     parser.add_argument("--tile-size", type=int, default=72)
     parser.add_argument("--tile-overlap", type=int, default=6)
     parser.add_argument("--guidance", type=float, default=2.0)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--dtype", choices=DTYPES, default="fp16" if torch.cuda.is_available() else "fp32")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", choices=("auto", "fp32", "fp16", "bf16"), default="auto",
+                        help="auto: fp16 on CUDA, fp32 on the CPU")  # fmt: skip
     parser.add_argument("--offload", action="store_true", help="enable_model_cpu_offload()")
     args = parser.parse_args()
 
-    from mimicmotion import MimicMotionPipeline
+    from mimicmotion.animate import execution_device, load_pipeline
+    from mimicmotion.config import AnimateSettings
 
     base, checkpoint = args.base, args.checkpoint
     if args.tiny:
@@ -51,11 +51,10 @@ def main() -> None:
         from helpers.tiny_models import save_tiny_weights
 
         base, checkpoint = save_tiny_weights(Path(tempfile.mkdtemp()))
-    pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=checkpoint, torch_dtype=DTYPES[args.dtype])
-    if args.offload:
-        pipe.enable_model_cpu_offload(device=args.device)
-    else:
-        pipe.to(args.device)
+    settings = AnimateSettings(base_model=str(base), checkpoint=str(checkpoint), device=args.device,
+                               dtype=args.dtype, offload=args.offload)  # fmt: skip
+    cuda = execution_device(settings).type == "cuda"
+    pipe = load_pipeline(settings)
     pipe.set_progress_bar_config(disable=True)
 
     height = args.resolution
@@ -68,13 +67,13 @@ def main() -> None:
     step = pipe.scheduler.step
 
     def timed_step(*a, **k):
-        if args.device.startswith("cuda"):
+        if cuda:
             torch.cuda.synchronize()
         step_times.append(time.perf_counter())
         return step(*a, **k)
 
     pipe.scheduler.step = timed_step
-    if args.device.startswith("cuda"):
+    if cuda:
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     out = pipe(
@@ -96,14 +95,14 @@ def main() -> None:
     # step i lasts from the end of step i-1 (or the start of denoising) to the call of step i
     gaps = [b - a for a, b in itertools.pairwise(step_times)]
     per_step = sum(gaps) / len(gaps) if gaps else step_times[0] - start
-    print(f"device {args.device} dtype {args.dtype} offload {args.offload}")
+    print(f"device {pipe._execution_device} dtype {pipe.unet.dtype} offload {args.offload}")
     print(
         f"frames {args.frames} at {width}x{height}, windows {len(out.windows)} of {args.tile_size}, "
         f"steps {args.steps}, guidance {args.guidance}"
     )
     print(f"seconds per denoising step: {per_step:.3f}")
     print(f"sampling total: {sampled - start:.2f} s, decoding: {decoded - sampled:.2f} s")
-    if args.device.startswith("cuda"):
+    if cuda:
         print(f"peak accelerator memory: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
     print(f"peak resident memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 

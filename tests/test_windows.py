@@ -1,6 +1,7 @@
 """Window layout and fusion weights (pure functions) and the fusion they produce in the sampler."""
 
 import itertools
+from collections import Counter
 
 import pytest
 import torch
@@ -9,7 +10,12 @@ from helpers.tiny_models import SVD_SCHEDULER
 
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.sampling import denoise
-from mimicmotion.windows import frame_coverage, fuse, fusion_weights, plan_windows, triangular_weights
+from mimicmotion.windows import fuse, fusion_weights, plan_windows, triangular_weights
+
+
+def frame_coverage(windows):
+    """How many windows contain each frame."""
+    return Counter(frame for window in windows for frame in window)
 
 
 def released_layout(num_frames, n, c):

@@ -8,8 +8,6 @@ window's prediction by its weights, sums per frame and divides by the summed wei
 
 from __future__ import annotations
 
-from collections import Counter
-
 import torch
 
 from mimicmotion.errors import MimicMotionError
@@ -85,11 +83,6 @@ def progressive_weights(windows: list[list[int]]) -> list[torch.Tensor]:
             weights[later][windows[later].index(frame)] *= k * lam
             weights[earlier][windows[earlier].index(frame)] *= 1.0 - k * lam
     return [weight.float() for weight in weights]
-
-
-def frame_coverage(windows: list[list[int]]) -> Counter:
-    """How many windows contain each frame."""
-    return Counter(frame for window in windows for frame in window)
 
 
 def fuse(predict, windows: list[list[int]], weights: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:

@@ -1,10 +1,14 @@
-"""Sampling with tiny random weights loaded through the real loading path."""
+"""Sampling with tiny random weights loaded through the real loading path.
+
+Same-seed parity with the released pipeline is checked against the released code itself in
+tests/oracle/test_sampler_oracle.py; these tests cover what it cannot (fewer frames than a window,
+guidance <= 1, the other fusions, the input forms) and the pipeline's own behaviour.
+"""
 
 import numpy as np
 import PIL.Image
 import pytest
 import torch
-from helpers.reference_sampler import released_sample
 from helpers.tiny_models import save_tiny_weights
 
 from mimicmotion import MimicMotionPipeline
@@ -21,59 +25,6 @@ def inputs(num_frames, seed=0):
 def run(pipe, image, pose, seed=0, **kwargs):
     kwargs = {"tile_size": 4, "tile_overlap": 2, "num_inference_steps": 2, **kwargs}
     return pipe(image, pose, generator=torch.Generator().manual_seed(seed), **kwargs)
-
-
-@pytest.mark.parametrize(
-    "num_frames,tile_size,overlap,guidance", [(11, 4, 2, 2.0), (9, 6, 2, 2.5), (8, 8, 3, 2.0)]
-)
-def test_official_fusion_equals_the_released_sampler(tiny_pipe, num_frames, tile_size, overlap, guidance):
-    image, pose = inputs(num_frames)
-    ours = run(
-        tiny_pipe,
-        image,
-        pose,
-        seed=42,
-        tile_size=tile_size,
-        tile_overlap=overlap,
-        num_inference_steps=3,
-        min_guidance_scale=guidance,
-        max_guidance_scale=guidance,
-    ).frames[0]
-    theirs = released_sample(
-        tiny_pipe, image, pose, seed=42, tile_size=tile_size, tile_overlap=overlap, steps=3, guidance=guidance
-    )
-    assert ours.shape == theirs.shape == (num_frames, 3, H, W)
-    assert (ours - theirs).abs().max().item() <= 1e-4
-
-
-def test_guidance_ramp_from_min_to_max_equals_the_released_sampler(tiny_pipe):
-    image, pose = inputs(9)
-    ours = run(tiny_pipe, image, pose, seed=5, min_guidance_scale=3.0, max_guidance_scale=1.5).frames[0]
-    layout = {"seed": 5, "tile_size": 4, "tile_overlap": 2, "steps": 2}
-    theirs = released_sample(tiny_pipe, image, pose, guidance=(3.0, 1.5), **layout)
-    swapped = released_sample(tiny_pipe, image, pose, guidance=(1.5, 3.0), **layout)
-    assert (ours - theirs).abs().max().item() <= 1e-4
-    assert (ours - swapped).abs().max().item() > 1e-3
-
-
-def test_half_precision_equals_the_released_sampler(tiny_weights):
-    base, checkpoint = tiny_weights
-    pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=checkpoint, torch_dtype=torch.float16)
-    pipe.set_progress_bar_config(disable=True)
-    image, pose = inputs(11)
-    ours = run(pipe, image, pose, seed=7, num_inference_steps=2).frames[0]
-    theirs = released_sample(pipe, image, pose, seed=7, tile_size=4, tile_overlap=2, steps=2, guidance=2.0)
-    assert torch.isfinite(ours).all()
-    assert torch.equal(ours, theirs)
-
-
-def test_noise_augmentation_follows_the_released_order(tiny_pipe):
-    image, pose = inputs(9)
-    ours = run(tiny_pipe, image, pose, seed=3, noise_aug_strength=0.05).frames[0]
-    theirs = released_sample(
-        tiny_pipe, image, pose, seed=3, tile_size=4, tile_overlap=2, steps=2, guidance=2.0, noise_aug=0.05
-    )
-    assert (ours - theirs).abs().max().item() <= 1e-4
 
 
 def test_same_seed_same_frames_other_seed_other_frames(tiny_pipe):
@@ -121,9 +72,25 @@ def test_decoding_iterator_yields_chunks_in_order(tiny_pipe):
 def test_reference_image_may_be_pil_uint8_or_tensor(tiny_pipe):
     _, pose = inputs(4)
     array = (np.random.default_rng(0).random((H, W, 3)) * 255).astype(np.uint8)
-    as_tensor = torch.from_numpy(array).permute(2, 0, 1).float() / 255
-    outs = [run(tiny_pipe, img, pose).frames for img in (PIL.Image.fromarray(array), array, as_tensor)]
-    assert torch.allclose(outs[0], outs[1]) and torch.allclose(outs[1], outs[2], atol=1e-6)
+    forms = (PIL.Image.fromarray(array), array, torch.from_numpy(array).permute(2, 0, 1))
+    outs = [run(tiny_pipe, img, pose).frames for img in forms]
+    assert torch.equal(outs[0], outs[1]) and torch.equal(outs[1], outs[2])
+    # uint8 pictures go through the released [-1, 1] round trip, which truncates: a float tensor of
+    # the round-tripped pixels gives the same frames, one of the raw pixels does not
+    tripped = ((torch.from_numpy(array).float() / 127.5 - 1 + 1.0) * 127.5).to(torch.uint8)
+    assert (tripped.int() - torch.from_numpy(array).int()).min() == -1  # some pixels lose one level
+    as_float = tripped.permute(2, 0, 1).float() / 255
+    assert torch.allclose(run(tiny_pipe, as_float, pose).frames, outs[0], atol=1e-5)
+    raw = torch.from_numpy(array).permute(2, 0, 1).float() / 255
+    assert not torch.allclose(run(tiny_pipe, raw, pose).frames, outs[0], atol=1e-5)
+
+
+def test_uint8_pose_pictures_equal_their_values_in_minus_one_to_one(tiny_pipe):
+    image, _ = inputs(5)
+    pictures = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (5, 3, H, W), dtype=np.uint8))
+    as_uint8 = run(tiny_pipe, image, pictures).frames
+    as_float = run(tiny_pipe, image, pictures.float() / 127.5 - 1).frames
+    assert torch.equal(as_uint8, as_float)
 
 
 def test_no_guidance_runs_one_conditional_pass_per_window(tiny_pipe):
@@ -160,10 +127,12 @@ def test_fusions_differ_only_where_windows_overlap(tiny_pipe):
     windows = run(tiny_pipe, image, pose, output_type="latent", num_inference_steps=1).windows
     only_in_one = [f for f in range(1, 10) if sum(f in w for w in windows) == 1]
     assert only_in_one
-    # after one step a frame seen by one window is the same whatever the fusion
+    # after one step a frame seen by one window is the same whatever the fusion, up to the rounding of
+    # weight x prediction / weight (float32, 1e-7), which the single Euler step from sigma 700 to 0
+    # (x0 = x + (x0 - x)) multiplies by about 700
     for f in only_in_one:
-        assert torch.allclose(outs["official"][:, f], outs["progressive"][:, f], atol=1e-6)
-        assert torch.allclose(outs["official"][:, f], outs["average"][:, f], atol=1e-6)
+        assert torch.allclose(outs["official"][:, f], outs["progressive"][:, f], atol=2e-4)
+        assert torch.allclose(outs["official"][:, f], outs["average"][:, f], atol=2e-4)
     assert (outs["official"] - outs["progressive"]).abs().max() > 1e-6
 
 

@@ -172,7 +172,8 @@ def _write_video(pipe, latents, s: AnimateSettings, reference: np.ndarray, pose_
             for frame in frames:
                 if index > 0:
                     if s.side_by_side:
-                        frame = np.concatenate([reference, pose_frames.image(index), frame], axis=1)
+                        pose = pose_frames[index].permute(1, 2, 0).numpy()
+                        frame = np.concatenate([reference, pose, frame], axis=1)
                     writer.write(frame)
                     progress.update()
                 index += 1

@@ -260,6 +260,7 @@ def load_components(
     # torchvision (the default class falls back to it with a warning when torchvision is absent).
     from transformers import CLIPImageProcessorPil, CLIPVisionModelWithProjection
 
+    from mimicmotion.models.geglu import use_in_place_geglu
     from mimicmotion.models.pose_net import PoseNet
 
     folder = resolve_base(base, with_unet_weights=checkpoint is None)
@@ -311,6 +312,7 @@ def load_components(
         pose_net = PoseNet(out_channels=unet.config.block_out_channels[0])
         pose_net = load_into(pose_net, _cast_state(parts["pose_net"], torch_dtype), f"{path} (pose_net.*)")
     _check_time_embedding(unet, folder)
+    use_in_place_geglu(unet)
     return {
         "vae": vae,
         "image_encoder": image_encoder,

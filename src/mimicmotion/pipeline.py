@@ -10,6 +10,7 @@ written while the rest are still being decoded.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 import PIL.Image
 import torch
 from diffusers import DiffusionPipeline
+from diffusers.image_processor import VaeImageProcessor
 from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
     _resize_with_antialiasing,
 )
@@ -33,17 +35,31 @@ from mimicmotion.sampling import denoise
 from mimicmotion.windows import fusion_weights, plan_windows
 
 OUTPUT_TYPES = ("pt", "np", "pil", "latent")
-POSE_NET_CHUNK = 8  # frames per PoseNet call
+log = logging.getLogger("mimicmotion")
 
 
 class PoseFrameSource(Protocol):
-    """What `pose_frames` must offer: a tensor (F, 3, H, W) or anything indexed like one."""
+    """What `pose_frames` must offer: a tensor (F, 3, H, W) or anything indexed like one.
+
+    Indexing with a list of frame numbers gives those pose pictures as a tensor (n, 3, H, W): uint8
+    pictures (converted to [-1, 1] as the released program converted them) or floats in [-1, 1].
+    """
 
     shape: Any
 
     def __len__(self) -> int: ...
 
     def __getitem__(self, frames: list[int]) -> torch.Tensor: ...
+
+
+def released_default_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype in which the released program computed what it built without an explicit dtype.
+
+    Its inference script sets torch's default dtype to float16 for fp16 runs, so buffers, weights and
+    conversions made along the way are float16 there, and float32 in full-precision runs. bf16 has no
+    released counterpart; those steps stay in float32 for it.
+    """
+    return torch.float16 if dtype == torch.float16 else torch.float32
 
 
 @dataclass
@@ -91,18 +107,30 @@ class MimicMotionPipeline(DiffusionPipeline):
 
     # ------------------------------------------------------------------ reference image
 
-    def _image_tensor(self, image, height: int, width: int) -> torch.Tensor:
-        """The reference as float32 (1, 3, H, W) in [0, 1], on the CPU."""
+    def _image_tensor(self, image, height: int, width: int, dtype: torch.dtype) -> torch.Tensor:
+        """The reference as float32 (1, 3, H, W) in [0, 1], on the CPU.
+
+        A uint8 picture (PIL image, (H, W, 3) array or (3, H, W) tensor) first makes the released
+        program's trip to [-1, 1] and back in `released_default_dtype(dtype)`, truncated to uint8, which
+        lowers some pixels by one level; it is then converted by diffusers' image processor, as the
+        released pipeline converted it: the tensor keeps the processor's channels-last memory layout,
+        which decides how convolutions round in fp16. Float tensors are taken as they are.
+        """
         if isinstance(image, PIL.Image.Image):
             image = np.asarray(image.convert("RGB"))
+        if isinstance(image, torch.Tensor) and image.dtype == torch.uint8:
+            image = image.cpu().permute(1, 2, 0).numpy()
         if isinstance(image, np.ndarray):
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise MimicMotionError(f"reference image must be (H, W, 3) RGB, got shape {image.shape}")
-            scale = 255.0 if image.dtype == np.uint8 else 1.0
-            image = torch.from_numpy(image.astype(np.float32) / scale).permute(2, 0, 1)
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise MimicMotionError(
+                    f"a reference image array must be uint8 (H, W, 3) RGB, got {image.dtype} {image.shape}"
+                )
+            trip = torch.from_numpy(np.array(image)).to(released_default_dtype(dtype))
+            image = ((trip / 127.5 - 1 + 1.0) * 127.5).to(torch.uint8).numpy()
+            image = VaeImageProcessor.numpy_to_pt(VaeImageProcessor.pil_to_numpy(PIL.Image.fromarray(image)))
         if not isinstance(image, torch.Tensor):
             raise MimicMotionError(f"unsupported reference image type {type(image).__name__}")
-        image = image.cpu().float() / (255.0 if image.dtype == torch.uint8 else 1.0)
+        image = image.cpu().float()
         if image.ndim == 3:
             image = image[None]
         if image.shape[1:] != (3, height, width):
@@ -123,16 +151,22 @@ class MimicMotionPipeline(DiffusionPipeline):
         return self.image_encoder(pixels).image_embeds.unsqueeze(1)
 
     def encode_reference_latent(self, image: torch.Tensor, device: torch.device) -> torch.Tensor:
-        """Mode of the VAE posterior (1, 4, h, w), unscaled, as the released sampler conditions."""
-        # As released: an fp16 VAE marked force_upcast encodes in fp32 (bf16 is left as it is).
-        upcast = self.vae.dtype == torch.float16 and self.vae.config.force_upcast
-        dtype = self.vae.dtype
-        if upcast:
-            cast(self.vae, torch.float32)
+        """Mode of the VAE posterior (1, 4, h, w), unscaled, as the released sampler conditions.
+
+        Encoded in the VAE's own dtype, as released (fp16 too, although the VAE's config asks for an
+        fp32 upcast). Should fp16 overflow, the encoding is redone in fp32, with a warning.
+        """
         latent = self.vae.encode(image.to(device=device, dtype=self.vae.dtype)).latent_dist.mode()
-        if upcast:
+        if torch.isfinite(latent).all() or self.vae.dtype == torch.float32:
+            return latent
+        log.warning("the reference overflowed in the %s VAE encoder; encoding it in float32", self.vae.dtype)
+        dtype = self.vae.dtype
+        cast(self.vae, torch.float32)
+        try:
+            latent = self.vae.encode(image.to(device=device, dtype=torch.float32)).latent_dist.mode()
+        finally:
             cast(self.vae, dtype)
-        return latent
+        return latent.to(dtype)
 
     # ------------------------------------------------------------------ sampling
 
@@ -162,27 +196,32 @@ class MimicMotionPipeline(DiffusionPipeline):
         conditioning value (the released code passes 7 whatever the output frame rate).
         """
         num_frames, height, width = self._check_inputs(pose_frames, output_type, fusion)
-        windows = plan_windows(num_frames, tile_size, tile_overlap)
-        weights = fusion_weights(windows, fusion)
         device = self._execution_device
+        dtype = self.unet.dtype
+        # What the released program computed in its default dtype (fp16 in fp16 runs) is computed in
+        # that dtype here too: the fusion weights, the guidance ramp, the timesteps, the conversions of
+        # the reference and of the pose pictures.
+        default_dtype = released_default_dtype(dtype)
+        windows = plan_windows(num_frames, tile_size, tile_overlap)
+        weights = fusion_weights(windows, fusion, default_dtype)
         guided = max(min_guidance_scale, max_guidance_scale) > 1.0
 
         # Conditioning on the reference, with random numbers drawn in the released order:
         # first the image noise (drawn even when its strength is 0), then one window of latents.
-        image = self._image_tensor(image, height, width)
+        image = self._image_tensor(image, height, width, dtype)
         image_embeddings = self.encode_image(image, device)
-        dtype = image_embeddings.dtype
-        vae_input = image * 2.0 - 1.0
+        vae_input = (2.0 * image - 1.0).to(device)
         noise = randn_tensor(vae_input.shape, generator=generator, device=device, dtype=vae_input.dtype)
-        vae_input = vae_input.to(device) + noise_aug_strength * noise
+        vae_input = vae_input + noise_aug_strength * noise
         image_latents = self.encode_reference_latent(vae_input, device).to(dtype)
         time_ids = torch.tensor([[fps - 1, motion_bucket_id, noise_aug_strength]], dtype=dtype, device=device)
 
         self.scheduler.set_timesteps(num_inference_steps, device=device)
+        self.scheduler.timesteps = self.scheduler.timesteps.to(default_dtype)
         latents = self._initial_latents(num_frames, tile_size, height, width, dtype, device, generator)
 
         def denoiser(model_input: torch.Tensor, t: torch.Tensor, frames: list[int]) -> torch.Tensor:
-            pose_features = self._pose_features(pose_frames, frames, device)
+            pose_features = self._pose_features(pose_frames, frames, device, default_dtype)
             cond = self._unet(model_input, t, image_latents, image_embeddings, time_ids, pose_features)
             if not guided:
                 return cond
@@ -192,7 +231,7 @@ class MimicMotionPipeline(DiffusionPipeline):
 
         guidance = None
         if guided:
-            guidance = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames)
+            guidance = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames, dtype=default_dtype)
         with self.progress_bar(total=len(self.scheduler.timesteps) * len(windows)) as progress:
             latents = denoise(latents, self.scheduler, windows, weights, denoiser, guidance, progress.update)
         self.maybe_free_model_hooks()
@@ -234,14 +273,15 @@ class MimicMotionPipeline(DiffusionPipeline):
         noise = noise * self.scheduler.init_noise_sigma
         return noise.repeat(1, num_frames // tile_size + 1, 1, 1, 1)[:, :num_frames]
 
-    def _pose_features(self, pose_frames, frames: list[int], device: torch.device) -> torch.Tensor:
-        # PoseNet sees each frame on its own; running it a few frames at a time keeps its
-        # full-resolution activations (and the float pose pictures) small for long windows.
-        features = []
-        for start in range(0, len(frames), POSE_NET_CHUNK):
-            pose = pose_frames[frames[start : start + POSE_NET_CHUNK]]
-            features.append(self.pose_net(pose.to(device=device, dtype=self.pose_net.dtype)))
-        return torch.cat(features)
+    def _pose_features(
+        self, pose_frames, frames: list[int], device: torch.device, default_dtype: torch.dtype
+    ) -> torch.Tensor:
+        """PoseNet features of one window, all its frames in one call as released (a convolution's
+        result may depend on the batch it runs in)."""
+        pictures = torch.as_tensor(pose_frames[frames]).contiguous()  # the released layout
+        if pictures.dtype == torch.uint8:
+            pictures = pictures.to(default_dtype) / 127.5 - 1
+        return self.pose_net(pictures.to(device=device, dtype=self.pose_net.dtype))
 
     def _unet(self, model_input, t, image_latents, image_embeddings, time_ids, pose_features) -> torch.Tensor:
         frames = model_input.shape[1]
@@ -267,7 +307,7 @@ class MimicMotionPipeline(DiffusionPipeline):
         """
         if chunk_size < 1:
             raise MimicMotionError(f"decode chunk size must be at least 1, got {chunk_size}")
-        latents = latents.flatten(0, 1) / self.vae.config.scaling_factor
+        latents = latents.flatten(0, 1) * (1 / self.vae.config.scaling_factor)  # as released, not a division
         for start in range(0, latents.shape[0], chunk_size):
             chunk = latents[start : start + chunk_size].to(
                 device=self._execution_device, dtype=self.vae.dtype

@@ -47,20 +47,25 @@ def plan_windows(num_frames: int, tile_size: int, tile_overlap: int) -> list[lis
     return windows
 
 
-def fusion_weights(windows: list[list[int]], fusion: str) -> list[torch.Tensor]:
-    """Per-window weights (one float32 tensor per window, one value per window position)."""
+def fusion_weights(
+    windows: list[list[int]], fusion: str, dtype: torch.dtype = torch.float32
+) -> list[torch.Tensor]:
+    """Per-window weights (one tensor of `dtype` per window, one value per window position)."""
     if fusion == "official":
-        return [triangular_weights(len(window)) for window in windows]
+        return [triangular_weights(len(window), dtype) for window in windows]
     if fusion == "progressive":
-        return progressive_weights(windows)
+        return [weight.to(dtype) for weight in progressive_weights(windows)]
     if fusion == "average":
-        return [torch.ones(len(window)) for window in windows]
+        return [torch.ones(len(window), dtype=dtype) for window in windows]
     raise MimicMotionError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
 
 
-def triangular_weights(length: int) -> torch.Tensor:
-    """The released sampler's weights: w[p] = min((p + .5) * 2 / N, 2 - (p + .5) * 2 / N)."""
-    ramp = (torch.arange(length) + 0.5) * 2.0 / length  # float32, computed in the released order
+def triangular_weights(length: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The released sampler's weights: w[p] = min((p + .5) * 2 / N, 2 - (p + .5) * 2 / N).
+
+    Computed in `dtype` step by step in the released order, so that fp16 weights round as released.
+    """
+    ramp = (torch.arange(length, dtype=dtype) + 0.5) * 2.0 / length
     return torch.minimum(ramp, 2.0 - ramp)
 
 
@@ -82,7 +87,7 @@ def progressive_weights(windows: list[list[int]]) -> list[torch.Tensor]:
         for k, frame in enumerate(shared, start=1):
             weights[later][windows[later].index(frame)] *= k * lam
             weights[earlier][windows[earlier].index(frame)] *= 1.0 - k * lam
-    return [weight.float() for weight in weights]
+    return weights
 
 
 def fuse(predict, windows: list[list[int]], weights: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
@@ -95,9 +100,9 @@ def fuse(predict, windows: list[list[int]], weights: list[torch.Tensor], like: t
     total = torch.zeros_like(like)
     count = like.new_zeros(like.shape[1])
     for index, (window, weight) in enumerate(zip(windows, weights, strict=True)):
-        # Weights stay float32: a half-precision prediction times a float32 weight is rounded once,
-        # when it is added to the sums, as in the released sampler.
-        weight = weight.to(device=like.device, dtype=torch.float32)
+        # The weights keep their dtype: fp16 weights make each weighted prediction round to fp16 before
+        # it is added, as in the released fp16 run.
+        weight = weight.to(like.device)
         total[:, window] += predict(index, window) * weight.view(1, -1, *([1] * (like.ndim - 2)))
         count[window] += weight
     return total / count.view(1, -1, *([1] * (like.ndim - 2)))

@@ -46,8 +46,8 @@ TINY_CLIP = dict(
     intermediate_size=37,
     num_hidden_layers=2,
     num_attention_heads=4,
-    image_size=32,
-    patch_size=8,
+    image_size=224,  # the released pipeline resizes the reference to 224 for CLIP whatever the config says
+    patch_size=32,
     projection_dim=32,
 )
 # The scheduler configuration of the SVD-xt base (facts doc section 1).

@@ -63,21 +63,21 @@ def test_reference_must_be_rgb_uint8():
         prepare_reference(np.zeros((100, 100), np.uint8), 576)
 
 
-def test_pose_frames_index_like_the_released_tensor(tmp_path):
+def test_pose_frames_index_like_a_uint8_tensor_of_pictures(tmp_path):
     seq = standing_sequence(5, 576, 1024, jitter=0.02)
     with render_pose_frames(seq, 256, 144, directory=tmp_path) as frames:
         assert len(frames) == 5 and frames.shape == (5, 3, 256, 144)
         pictures = np.stack([render_pose(seq, i, 256, 144) for i in range(5)])
-        expected = torch.from_numpy(pictures).permute(0, 3, 1, 2).float() / 127.5 - 1
+        expected = torch.from_numpy(pictures).permute(0, 3, 1, 2)
         batch = frames[[0, 3, 4]]
-        assert batch.dtype == torch.float32 and batch.shape == (3, 3, 256, 144)
+        assert batch.dtype == torch.uint8 and batch.shape == (3, 3, 256, 144)
         assert torch.equal(batch, expected[[0, 3, 4]])
         assert torch.equal(frames[torch.tensor([4, 1])], expected[[4, 1]])
         assert torch.equal(frames[np.array([2])], expected[[2]])
         assert torch.equal(frames[1:3], expected[1:3])
         assert torch.equal(frames[-1], expected[-1])
-        assert np.array_equal(frames.image(2), pictures[2])
-        assert batch.min() >= -1 and batch.max() <= 1
+        assert np.array_equal(frames[2].permute(1, 2, 0).numpy(), pictures[2])
+        assert batch.is_contiguous()
         with pytest.raises(IndexError):
             frames[[5]]
 

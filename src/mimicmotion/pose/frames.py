@@ -2,8 +2,9 @@
 
 `PoseFrames` holds every pose picture of a sequence in a temporary file on disk (raw uint8 H x W x 3,
 one after the other) and reads the ones asked for back with plain file reads (no memory map), so a long
-video costs disk, not memory. It is indexed like the (F, 3, H, W) tensor in [-1, 1] the released code
-built: ``pose_frames[[0, 5, 6]]`` gives a float32 tensor (3, 3, H, W) = uint8 / 127.5 - 1.
+video costs disk, not memory. It is indexed like an (F, 3, H, W) uint8 tensor of pictures:
+``pose_frames[[0, 5, 6]]`` gives a uint8 tensor (3, 3, H, W); the pipeline converts pictures to [-1, 1]
+in the dtype the released program converted them in.
 """
 
 from __future__ import annotations
@@ -48,13 +49,9 @@ class PoseFrames:
     def shape(self) -> tuple[int, int, int, int]:
         return (self.count, 3, self.height, self.width)
 
-    def image(self, index: int) -> np.ndarray:
-        """Picture `index` as uint8 RGB (H, W, 3)."""
-        return self._read([self._position(index)])[0]
-
     def __getitem__(self, key: int | slice | list[int] | Any) -> Any:
-        """Like indexing an (F, 3, H, W) float tensor in [-1, 1]: an int gives (3, H, W), a slice or a
-        list / array / tensor of indices gives (n, 3, H, W)."""
+        """Like indexing an (F, 3, H, W) uint8 tensor: an int gives (3, H, W), a slice or a list / array /
+        tensor of indices gives (n, 3, H, W)."""
         import torch
 
         if isinstance(key, (int, np.integer)) or (isinstance(key, torch.Tensor) and key.ndim == 0):
@@ -111,11 +108,10 @@ def _remove(fd: int, path: str) -> None:
 
 
 def _to_tensor(pictures: np.ndarray) -> Any:
-    """(n, H, W, 3) uint8 -> (n, 3, H, W) float32 tensor = value / 127.5 - 1 (the released convention)."""
+    """(n, H, W, 3) uint8 -> (n, 3, H, W) uint8 tensor, contiguous like the released pose tensor."""
     import torch
 
-    tensor = torch.from_numpy(pictures).permute(0, 3, 1, 2).float()
-    return (tensor / 127.5 - 1.0).contiguous()
+    return torch.from_numpy(pictures).permute(0, 3, 1, 2).contiguous()
 
 
 def render_pose_frames(

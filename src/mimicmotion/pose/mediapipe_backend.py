@@ -8,10 +8,19 @@ layout of `PoseSequence`:
   shoulders' midpoint, present (confidence 1) only when both shoulders' visibility > 0.3, the rule the
   released DWPose conversion uses.
 - hands: MediaPipe's hand landmarks are already in the OpenPose hand order (wrist, then thumb to little
-  finger, base to tip). Holistic gives no per-hand score, so a found hand has confidence 1 and a
-  missing one 0 (absent). Holistic's left/right are the person's, as in COCO-WholeBody.
-- face: 68 of the 468 mesh vertices chosen to sit where the iBUG-68 points are (`FACE_FROM_MESH`);
-  confidence 1 when the face was found, else absent.
+  finger, base to tip); Holistic's left/right are the person's, as in COCO-WholeBody.
+- face: 68 of the 468 mesh vertices chosen to sit where the iBUG-68 points are (`FACE_FROM_MESH`).
+
+Holistic scores neither hands nor face, so a found hand or face gets one confidence for all its points:
+the mean visibility of the body landmarks that lie on it (a hand: its wrist, pinky, index and thumb
+landmarks; the face: nose, eyes, ears and mouth, landmarks 0-10) times the share of its points inside the
+frame. The visibility is Holistic's only estimate of occlusion for these parts. The second factor is
+there because that visibility does not register a part leaving the picture (on the test dance video the
+right hand's four landmarks have visibility 0.90 on average in the 32 frames where they all lie outside
+the frame, 0.89 where they all lie inside), while the hand model, run on a crop that is partly outside,
+only guesses the cut-off part. So a hand fades as it leaves the frame (0.96, 0.87, 0.41, 0.27 in frames
+231-234 of that video, then not found). A part Holistic did not find, or found wholly outside the frame,
+is absent (confidence 0).
 
 Frames are fed downscaled to at most `max_side` pixels on their long side: Holistic crops and resizes
 regions to its small model inputs anyway, and converting a 1080p frame costs more than the landmarks
@@ -30,7 +39,7 @@ import numpy as np
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose.backends import PoseBackend
 from mimicmotion.pose.quiet import native_logs_silenced
-from mimicmotion.pose.types import ALL_POINTS, BODY, FACE, LEFT_HAND, MISSING, RIGHT_HAND
+from mimicmotion.pose.types import ALL_POINTS, BODY, FACE, HAND_POINTS, LEFT_HAND, MISSING, RIGHT_HAND
 
 DEFAULT_MAX_SIDE = 960
 MIN_SEGMENT_FRAMES = 24  # a tracker takes ~0.3 s to start: not worth it for fewer frames
@@ -48,6 +57,12 @@ BODY_FROM_MEDIAPIPE = (
     8, 7,  # right ear, left ear
 )  # fmt: skip
 _RIGHT_SHOULDER, _LEFT_SHOULDER = 12, 11
+
+# The MediaPipe Pose landmarks that lie on each part Holistic does not score: their visibility is the
+# only occlusion estimate Holistic gives for that part.
+LEFT_HAND_FROM_POSE = (15, 17, 19, 21)  # left wrist, pinky, index, thumb
+RIGHT_HAND_FROM_POSE = (16, 18, 20, 22)  # right wrist, pinky, index, thumb
+FACE_FROM_POSE = tuple(range(11))  # nose, eyes (inner, centre, outer), ears, mouth corners
 
 # iBUG-68 point i <- face mesh vertex FACE_FROM_MESH[i]. "Right" is the person's right (image left).
 FACE_FROM_MESH = (
@@ -155,16 +170,33 @@ def landmarks_to_points(results: Any) -> np.ndarray | None:
         body[1] = ((right[0] + left[0]) / 2, (right[1] + left[1]) / 2, 1.0)
     body[body[:, 2] <= 0] = (MISSING, MISSING, 0.0)
 
-    for part, landmarks in (
-        (LEFT_HAND, results.left_hand_landmarks),
-        (RIGHT_HAND, results.right_hand_landmarks),
+    # A found hand or face: one confidence for all its points (module docstring: Holistic scores neither
+    # hands nor face; the body's visibility says whether the part is hidden, the share of its points in
+    # the frame whether it has left the picture, which that visibility barely registers).
+    visibility = pose[:, 2]
+    for part, landmarks, on_part, chosen in (
+        (LEFT_HAND, results.left_hand_landmarks, LEFT_HAND_FROM_POSE, range(HAND_POINTS)),
+        (RIGHT_HAND, results.right_hand_landmarks, RIGHT_HAND_FROM_POSE, range(HAND_POINTS)),
+        (FACE, results.face_landmarks, FACE_FROM_POSE, FACE_FROM_MESH),
     ):
-        if landmarks is not None:
-            points[part] = [(p.x, p.y, 1.0) for p in landmarks.landmark]
-    if results.face_landmarks is not None:
-        mesh = results.face_landmarks.landmark
-        points[FACE] = [(mesh[i].x, mesh[i].y, 1.0) for i in FACE_FROM_MESH]
+        if landmarks is None:
+            continue
+        marks = landmarks.landmark
+        xy = np.array([(marks[i].x, marks[i].y) for i in chosen], np.float32)
+        confidence = part_confidence(visibility[list(on_part)], xy)
+        if confidence > 0:  # else absent, as a part Holistic did not find
+            points[part, :2] = xy
+            points[part, 2] = confidence
     return points
+
+
+def part_confidence(visibility: np.ndarray, xy: np.ndarray) -> float:
+    """Mean `visibility` of a part's pose landmarks times the share of its points `xy` (N, 2) in the frame.
+
+    In the frame: 0 <= x < 1 and 0 <= y < 1 (normalised coordinates, as MediaPipe gives them).
+    """
+    inside = np.all((xy >= 0) & (xy < 1), axis=1)
+    return float(np.mean(visibility)) * float(np.mean(inside))
 
 
 def _import_holistic() -> Any:

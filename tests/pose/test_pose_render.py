@@ -115,7 +115,6 @@ def test_every_person_is_drawn_in_the_released_order():
     assert tuple(picture[216, 384]) == (178, 0, 0)  # its left-hand wrist: 255 x 0.7
 
 
-
 def hand_sequence(wrist_x: float):
     seq = absent_sequence(1, W1, H1)
     hand = seq.hands[0, 0]

@@ -17,7 +17,7 @@ from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose import PoseSequence
 from mimicmotion.video import atomic_output
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: every person of a frame, float64, DWPose points no longer dropped
 
 
 def cache_dir() -> Path:

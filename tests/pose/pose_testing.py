@@ -76,31 +76,38 @@ HAND_EDGES = [
 
 
 def literal_render(seq: PoseSequence, index: int, height: int, width: int) -> np.ndarray:
-    """The released picture (style "released"), drawn the way the facts doc describes it."""
+    """The released picture (style "released") of every person of entry `index`, drawn the way the facts
+    doc describes it: confidences as they are (OpenCV saturates colours), hands and face with no cut-off."""
     scale = 2160 / min(height, width)
     canvas = np.zeros((int(height * scale), int(width * scale), 3), np.uint8)
     rows, cols = canvas.shape[:2]
-    body = seq.body[index].astype(np.float64)
-    conf = np.clip(body[:, 2], 0, 1)
+    # the main person, then the others (absent padding draws nothing: confidence 0, pixels at -1)
+    bodies = [seq.body[index], *(other[:18] for other in seq.others[index])]
+    left_hands = [seq.hands[index, 0], *(other[18:39] for other in seq.others[index])]
+    right_hands = [seq.hands[index, 1], *(other[39:60] for other in seq.others[index])]
+    faces = [seq.face[index], *(other[60:] for other in seq.others[index])]
     for i, (a, b) in enumerate(LIMBS_1_BASED):
         a, b = a - 1, b - 1
-        if conf[a] < 0.3 or conf[b] < 0.3:
-            continue
-        x = body[[a, b], 0] * cols
-        y = body[[a, b], 1] * rows
-        length = ((x[0] - x[1]) ** 2 + (y[0] - y[1]) ** 2) ** 0.5
-        angle = np.degrees(np.arctan2(y[0] - y[1], x[0] - x[1]))
-        polygon = cv2.ellipse2Poly(
-            (int(x.mean()), int(y.mean())), (int(length / 2), 4), int(angle), 0, 360, 1
-        )
-        cv2.fillConvexPoly(canvas, polygon, [int(c * conf[a] * conf[b]) for c in COLORS[i]])
+        for body in bodies:
+            conf = body[:, 2]
+            if conf[a] < 0.3 or conf[b] < 0.3:
+                continue
+            x = body[[a, b], 0] * cols
+            y = body[[a, b], 1] * rows
+            length = ((x[0] - x[1]) ** 2 + (y[0] - y[1]) ** 2) ** 0.5
+            angle = np.degrees(np.arctan2(y[0] - y[1], x[0] - x[1]))
+            polygon = cv2.ellipse2Poly(
+                (int(x.mean()), int(y.mean())), (int(length / 2), 4), int(angle), 0, 360, 1
+            )
+            cv2.fillConvexPoly(canvas, polygon, [int(c * conf[a] * conf[b]) for c in COLORS[i]])
     canvas = (canvas * 0.6).astype(np.uint8)
     for i in range(18):
-        if conf[i] > 0.3:
-            center = (int(body[i, 0] * cols), int(body[i, 1] * rows))
-            cv2.circle(canvas, center, 4, [int(c * conf[i]) for c in COLORS[i]], thickness=-1)
-    for hand in seq.hands[index].astype(np.float64):
-        score = np.clip(hand[:, 2], 0, 1)
+        for body in bodies:
+            if body[i, 2] > 0.3:
+                center = (int(body[i, 0] * cols), int(body[i, 1] * rows))
+                cv2.circle(canvas, center, 4, [int(c * body[i, 2]) for c in COLORS[i]], thickness=-1)
+    for hand in [*left_hands, *right_hands]:
+        score = hand[:, 2]
         px = [(int(x * cols), int(y * rows)) for x, y in hand[:, :2]]
         ok = [px[k][0] >= 1 and px[k][1] >= 1 for k in range(21)]
         for e, (a, b) in enumerate(HAND_EDGES):
@@ -111,10 +118,10 @@ def literal_render(seq: PoseSequence, index: int, height: int, width: int) -> np
         for k in range(21):
             if ok[k]:
                 cv2.circle(canvas, px[k], 4, (int(score[k] * 255), 0, 0), thickness=-1)
-    face = seq.face[index].astype(np.float64)
-    for x, y, c in face:
-        point = (int(x * cols), int(y * rows))
-        if point[0] >= 1 and point[1] >= 1:
-            level = int(min(max(c, 0), 1) * 255)
-            cv2.circle(canvas, point, 3, (level, level, level), thickness=-1)
+    for face in faces:
+        for x, y, c in face:
+            point = (int(x * cols), int(y * rows))
+            if point[0] >= 1 and point[1] >= 1:
+                level = int(c * 255)
+                cv2.circle(canvas, point, 3, (level, level, level), thickness=-1)
     return cv2.resize(canvas, (width, height), interpolation=cv2.INTER_LINEAR)

@@ -88,11 +88,17 @@ def tiny_dwpose(tmp_path):
     return tmp_path
 
 
-def expected_keypoints():
+def expected_keypoints(box=(300, 100, 500, 700)):
     """Keypoints in image pixels, by hand: box (300, 100, 500, 700) -> center (400, 400), size x1.25 =
     (250, 750), widened to the 288:384 aspect -> (562.5, 750); bin / 2 / input size * size + corner."""
-    x = BINS_X / 2 / 288 * 562.5 + 400 - 562.5 / 2
-    y = BINS_Y / 2 / 384 * 750 + 400 - 750 / 2
+    x0, y0, x1, y1 = box
+    width, height = (x1 - x0) * 1.25, (y1 - y0) * 1.25
+    width, height = max(width, height * 0.75), max(height, width / 0.75)
+    center_x, center_y = (x0 + x1) / 2, (y0 + y1) / 2
+    bins_x, bins_y = BINS_X.astype(np.float64), BINS_Y.astype(np.float64)
+    bins_x[120] = bins_y[120] = -1  # no maximum above 0: the model gives bin -1
+    x = bins_x / 2 / 288 * width + center_x - width / 2
+    y = bins_y / 2 / 384 * height + center_y - height / 2
     return np.stack([x, y], axis=1)
 
 
@@ -100,19 +106,38 @@ def test_whole_chain_on_tiny_models(tiny_dwpose):
     backend = get_backend("dwpose", model_dir=tiny_dwpose, device="cpu")
     image = np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8)
     seq = backend.detect_image(image)
-    expected = expected_keypoints() / (IMAGE_W, IMAGE_H)
     assert (seq.width, seq.height) == (IMAGE_W, IMAGE_H)
-    body = seq.body[0]
+    # every person is kept, best score first (as released): the small one far away (0.95) is the main
+    # person, the dancer (0.81) the other one
+    assert seq.people_count().tolist() == [2] and seq.others.shape == (1, 1, 128, 3)
+    small = expected_keypoints((900, 100, 930, 160)) / (IMAGE_W, IMAGE_H)
+    assert np.allclose(seq.body[0, 0, :2], small[0], atol=1e-9)
+    dancer = seq.others[0, 0]
+    expected = expected_keypoints() / (IMAGE_W, IMAGE_H)
+    body = dancer[:18]
     # OpenPose order from COCO: nose 0, r-shoulder 6, r-wrist 10, l-hip 11, r-eye 2, l-ear 3
     for openpose, coco in ((0, 0), (2, 6), (4, 10), (11, 11), (14, 2), (17, 3)):
-        assert np.allclose(body[openpose, :2], expected[coco], atol=1e-5), openpose
+        assert np.allclose(body[openpose, :2], expected[coco], atol=1e-9), openpose
     assert body[0, 2] == pytest.approx(1.3) and body[2, 2] == pytest.approx(0.6)
     # neck: mean of the shoulders (COCO 5, 6), confidence 1 since both are > 0.3
-    assert np.allclose(body[1], [*(expected[5] + expected[6]) / 2, 1.0], atol=1e-5)
-    assert np.allclose(seq.face[0, :, :2], expected[23:91], atol=1e-5)
-    assert np.allclose(seq.hands[0, 0, :, :2], expected[91:112], atol=1e-5)
-    assert np.allclose(seq.hands[0, 1, :2, :2], expected[112:114], atol=1e-5)
-    assert seq.hands[0, 1, 120 - 112, 2] == 0 and np.all(seq.hands[0, 1, 120 - 112, :2] == -1)
+    assert np.allclose(body[1], [*(expected[5] + expected[6]) / 2, 1.0], atol=1e-9)
+    assert np.allclose(dancer[60:, :2], expected[23:91], atol=1e-9)  # face
+    assert np.allclose(dancer[18:39, :2], expected[91:112], atol=1e-9)  # left hand
+    # a point without a maximum above 0 keeps the position of bin -1 and its raw score (not dropped)
+    right_hand = dancer[39:60]
+    assert np.allclose(right_hand[:, :2], expected[112:133], atol=1e-9)
+    assert right_hand[120 - 112, 2] == -1.0
+
+
+def test_nobody_found_means_the_whole_image_is_the_box(tmp_path):
+    constant_model(tmp_path / DETECTOR_FILE, [1, 3, 640, 640], {"output": np.zeros((1, 8400, 85))})
+    constant_model(tmp_path / POSE_FILE, [1, 3, 384, 288], simcc_outputs())
+    backend = get_backend("dwpose", model_dir=tmp_path, device="cpu")
+    seq = backend.detect_image(np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8))
+    assert seq.people_count().tolist() == [1]
+    expected = expected_keypoints((0, 0, IMAGE_W, IMAGE_H)) / (IMAGE_W, IMAGE_H)
+    assert np.allclose(seq.body[0, 0, :2], expected[0], atol=1e-9)
+    assert np.allclose(seq.face[0, :, :2], expected[23:91], atol=1e-9)
 
 
 def test_video_mode_gives_one_entry_per_frame(tiny_dwpose):
@@ -120,6 +145,7 @@ def test_video_mode_gives_one_entry_per_frame(tiny_dwpose):
     frames = (np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8) for _ in range(3))
     seq = backend.detect_video(frames, fps=30.0, frame_indices=[0, 2, 4])
     assert len(seq) == 3 and seq.has_person().all() and seq.frame_indices.tolist() == [0, 2, 4]
+    assert seq.people_count().tolist() == [2, 2, 2]
 
 
 def test_persons_are_decoded_filtered_and_suppressed():
@@ -129,8 +155,18 @@ def test_persons_are_decoded_filtered_and_suppressed():
     assert len(boxes) == 2 and scores.tolist() == pytest.approx([0.95, 0.81])
     assert np.allclose(boxes[0], [900, 100, 930, 160], atol=1e-3)
     assert np.allclose(boxes[1], [300, 100, 500, 700], atol=1e-3)
-    assert topdown.main_person(boxes, scores) == 1  # the main person: large and confident
-    assert topdown.main_person(boxes[:0], scores[:0]) is None
+    assert boxes.dtype == np.float64  # float32 values, computed on in float64 as released
+
+
+def test_suppression_counts_the_extra_pixel_of_each_box():
+    # x from 0 to 10 and from 5 to 15: with the +1 convention (11-pixel sides, 6 shared) IoU = 66 / 176
+    # = 0.375 <= 0.45, both kept. 0..10 and 4..14: plain areas give 60 / 140 = 0.43 and would keep both,
+    # but the +1 convention gives 77 / 165 = 0.467 > 0.45: the second box goes
+    first = [0, 0, 10, 10]
+    boxes = np.array([first, [5, 0, 15, 10], first, [4, 0, 14, 10]], np.float32)
+    scores = np.array([0.9, 0.8, 0.9, 0.8], np.float32)
+    assert sorted(topdown.suppress(boxes[:2], scores[:2])) == [0, 1]
+    assert topdown.suppress(boxes[2:], scores[2:]) == [0]
 
 
 def test_letterbox_scales_to_fit_top_left_on_grey():
@@ -169,12 +205,15 @@ def test_simcc_decoding():
     assert np.all(keypoints[120] == -0.5) and scores[120] <= 0
 
 
-def test_neck_needs_both_shoulders():
+def test_neck_needs_both_shoulders_for_its_score_and_keeps_its_position():
     keypoints = np.tile([[500.0, 400.0]], (133, 1))
+    keypoints[5], keypoints[6] = (300.0, 200.0), (401.0, 100.0)
     scores = np.full(133, 0.9)
     scores[5] = 0.25
     points = wholebody_to_points(keypoints, scores, 1000, 800)
-    assert points[1, 2] == 0 and np.all(points[1, :2] == -1)
+    # position: the shoulders' mean in pixels, then normalised; score 0 (not both > 0.3)
+    assert points[1].tolist() == [350.5 / 1000, 150.0 / 800, 0.0]
+    assert points[5].tolist() == [0.3, 0.25, 0.25]  # left shoulder: position and raw score kept
 
 
 def test_missing_weights_in_a_folder_name_the_files(tmp_path):

@@ -58,6 +58,55 @@ def test_reference_is_resized_to_cover_and_center_cropped(height, width, horizon
         assert green.mean() < 0.001  # the cut edges (22% and 17% of the resized side) held the bands
 
 
+def bilinear_half_pixel(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize written from its definition, in float64: output pixel i samples the input at
+    (i + 0.5) * in / out - 0.5, clamped at 0 below, between its two nearest input pixels (no
+    antialiasing), the last input pixel repeating at the far edge."""
+
+    def taps(size_in, size_out):
+        source = np.maximum((np.arange(size_out) + 0.5) * size_in / size_out - 0.5, 0.0)
+        low = np.minimum(np.floor(source).astype(int), size_in - 1)
+        return low, np.minimum(low + 1, size_in - 1), source - low
+
+    y0, y1, wy = taps(image.shape[0], height)
+    x0, x1, wx = taps(image.shape[1], width)
+    pixels = image.astype(np.float64)
+    rows = pixels[y0] * (1 - wy)[:, None, None] + pixels[y1] * wy[:, None, None]
+    return rows[:, x0] * (1 - wx)[None, :, None] + rows[:, x1] * wx[None, :, None]
+
+
+def test_reference_resize_rounds_bilinear_values_without_antialiasing():
+    from mimicmotion.pose.reference import resize_bilinear
+
+    # a ramp 0, 1, 2, ... doubled in width: output x samples input x / 2 - 0.25, so its values are
+    # 0 (clamped), 0.25, 0.75, 1.25, ...: rounded (not truncated) that is 0, 0, 1, 1, 2, 2, ...
+    ramp = np.broadcast_to(np.arange(100, dtype=np.uint8)[None, :, None], (4, 100, 3)).copy()
+    wide = resize_bilinear(ramp, 4, 200)
+    assert wide[0, :8, 0].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert wide[0, -1, 0] == 99 and np.all(wide == wide[:1])
+    # every third column lit, shrunk 3 times: output x samples input 3x + 1 exactly, so without
+    # antialiasing each output pixel is one lit column (an antialiased shrink would average to ~85)
+    stripes = np.zeros((9, 300, 3), np.uint8)
+    stripes[:, 1::3] = 255
+    assert np.all(resize_bilinear(stripes, 3, 100) == 255)
+
+
+def test_reference_preparation_is_the_bilinear_resize_and_center_crop(shared_data):
+    from PIL import Image
+
+    image = np.asarray(Image.open(shared_data / "ref_demo1.jpg").convert("RGB").resize((700, 1000)))
+    # wider than 9:16: 1024 rows and ceil(1024 / (1000 / 700)) = 717 columns; the crop starts at
+    # round(141 / 2) = 70, Python's round, halves to even (torchvision's center_crop)
+    prepared = prepare_reference(image, 576)
+    expected = bilinear_half_pixel(image, 1024, 717)[:, 70:646]
+    difference = np.abs(prepared.astype(np.float64) - expected)
+    # float32 arithmetic may land an exact half on either side; everything else rounds alike
+    near_half = np.abs(expected - np.floor(expected) - 0.5) < 1e-3
+    assert prepared.shape == (1024, 576, 3)
+    assert np.all(difference[~near_half] <= 0.5) and np.all(difference <= 0.5 + 1e-3)
+    assert np.array_equal(prepared, prepare_reference(prepared, 576))  # the target size: untouched
+
+
 def test_reference_must_be_rgb_uint8():
     with pytest.raises(MimicMotionError, match="RGB uint8"):
         prepare_reference(np.zeros((100, 100), np.uint8), 576)

@@ -46,14 +46,13 @@ def test_released_cutoff_skips_unclear_body_parts():
     picture = render_pose(one_limb(0.25, 0.9), 0, H1, W1)
     assert tuple(picture[1080, 2112]) == (0, 0, 0)  # limb skipped: one end < 0.3
     assert tuple(picture[1080, 1920]) == (0, 0, 0)  # joint skipped: not > 0.3
-    # the clear joint stays: (0, 170, 255) x 0.9 (the confidence is stored as float32, and truncated)
-    assert tuple(picture[1080, 2304]) == (0, int(170 * np.float32(0.9)), int(255 * np.float32(0.9)))
+    # the clear joint stays: (0, 170, 255) x 0.9, truncated
+    assert tuple(picture[1080, 2304]) == (0, 153, 229)
 
 
 def test_confidence_style_has_no_cutoff():
     picture = render_pose(one_limb(0.25, 0.9), 0, H1, W1, style="confidence")
-    expected_blue = int(int(255 * np.float32(0.25) * np.float32(0.9)) * 0.6)
-    assert tuple(picture[1080, 2112]) == (0, 0, expected_blue)
+    assert tuple(picture[1080, 2112]) == (0, 0, int(int(255 * 0.25 * 0.9) * 0.6))
     assert tuple(picture[1080, 1920]) == (0, 21, 63)  # (0, 85, 255) x 0.25
 
 
@@ -66,10 +65,54 @@ def test_threshold_style_drops_unclear_parts_and_draws_the_rest_at_full_brightne
     assert tuple(kept[1080, 1920]) == (0, 85, 255)
 
 
-def test_confidences_above_one_are_clipped():
-    assert np.array_equal(
-        render_pose(one_limb(1.7, 1.2), 0, H1, W1), render_pose(one_limb(1.0, 1.0), 0, H1, W1)
-    )
+def test_confidences_above_one_saturate_each_channel_as_opencv_does():
+    # not clipped (the released drawing multiplies colours by raw DWPose scores): each channel of
+    # int(colour x confidence) beyond 255 is stored as 255, so a channel below 255 still grows
+    picture = render_pose(one_limb(1.7, 1.2), 0, H1, W1)
+    assert tuple(picture[1080, 2112]) == (0, 0, 153)  # limb: 255 x 2.04 -> 255, then x 0.6
+    assert tuple(picture[1080, 1920]) == (0, 144, 255)  # neck: (0, 85, 255) x 1.7 = (0, 144, 433)
+    assert tuple(picture[1080, 2304]) == (0, 204, 255)  # shoulder: (0, 170, 255) x 1.2 = (0, 204, 306)
+
+
+def test_hand_and_face_points_without_a_positive_score_are_drawn_as_released():
+    seq = absent_sequence(1, W1, H1)
+    hand = seq.hands[0, 0]
+    hand[0] = (0.5, 0.5, -0.5)  # wrist, pixel (1920, 1080)
+    hand[1] = (0.55, 0.5, -0.8)  # thumb base, pixel (2112, 1080)
+    hand[2] = (0.6, 0.5, 2.0)  # pixel (2304, 1080)
+    seq.face[0, 0] = (0.25, 0.25, 0.6)  # pixel (960, 540): a grey circle of radius 3
+    seq.face[0, 1] = (0.25, 543.5 / 2160, -0.3)  # pixel (960, 543): black, drawn over part of it
+    picture = render_pose(seq, 0, H1, W1)
+    # edge 0 between two negative scores: int(-0.5 x -0.8 x 255) = 102, a visible blue line
+    assert tuple(picture[1080, 2016]) == (0, 0, 102)
+    # edge 1 (HSV 0.05 -> (1, 0.3, 0), R and B swapped) x int(-0.8 x 2 x 255) = -408: black
+    assert tuple(picture[1080, 2200]) == (0, 0, 0)
+    # the points: black circles for negative scores, (255 x 2 -> 255, 0, 0) for the other
+    assert tuple(picture[1080, 1920]) == (0, 0, 0) and tuple(picture[1080, 2112]) == (0, 0, 0)
+    assert tuple(picture[1080, 2304]) == (255, 0, 0)
+    assert tuple(picture[538, 960]) == (153, 153, 153) and tuple(picture[541, 960]) == (0, 0, 0)
+
+
+def two_people():
+    """The main person: a limb and joints; another person whose limb crosses it and is drawn after it."""
+    seq = one_limb(0.5, 0.8)
+    other = np.full((1, 1, 128, 3), -1.0)
+    other[..., 2] = 0
+    other[0, 0, NECK] = (0.55, 0.45, 0.9)  # pixel (2112, 972)
+    other[0, 0, R_SHOULDER] = (0.55, 0.55, 0.9)  # pixel (2112, 1188): a vertical limb 0
+    other[0, 0, 18] = (0.1, 0.1, 0.7)  # left wrist, pixel (384, 216)
+    seq.others = other
+    return seq
+
+
+def test_every_person_is_drawn_in_the_released_order():
+    picture = render_pose(two_people(), 0, H1, W1)
+    # limb 0 of the other person is drawn after limb 0 of the main one: where they cross, its colour
+    # int(255 x 0.81) = 206, x 0.6 = 123
+    assert tuple(picture[1080, 2112]) == (0, 0, 123)
+    assert tuple(picture[1080, 2000]) == (0, 0, 61)  # the main person's limb elsewhere
+    assert tuple(picture[972, 2112]) == (0, 76, 229)  # the other's neck joint: (0, 85, 255) x 0.9
+    assert tuple(picture[216, 384]) == (178, 0, 0)  # its left-hand wrist: 255 x 0.7
 
 
 def hand_sequence(wrist_x: float):
@@ -121,7 +164,16 @@ def test_picture_is_drawn_at_2160_scale_then_resized_bilinearly():
 @pytest.mark.parametrize(("height", "width"), [(1024, 576), (576, 1024), (896, 512), (601, 333)])
 def test_renderer_matches_the_literal_drawing_over_a_sequence(height, width):
     seq = standing_sequence(8, width, height, jitter=0.05, seed=height)
-    seq.body[2, :, 2] = np.linspace(0.0, 1.2, 18)  # cut-offs, clipping
+    second = standing_sequence(8, width, height, jitter=0.05, seed=height + 1)
+    others = np.concatenate([second.points()[:, None], np.full((8, 1, 128, 3), -1.0)], axis=1)
+    others[:, 0, :, 0] += 0.2  # a second person beside the first, overlapping it
+    others[:, 1, :, 2] = 0  # absent padding
+    others[[0, 3]] = (-1, -1, 0)  # frames with nobody else
+    others[1, 1] = others[1, 0] * (0.5, 1.0, 1.0)  # a third person in frame 1
+    seq.others = others
+    seq.body[2, :, 2] = np.linspace(-0.4, 1.9, 18)  # cut-offs, saturation
+    seq.hands[2, 0, :, 2] = np.linspace(-1.0, 1.5, 21)  # negative and large hand scores
+    seq.face[2, :, 2] = np.linspace(-0.5, 1.5, 68)
     seq.body[3, 4] = (-1, -1, 0)  # an absent wrist
     seq.hands[4, 1] = (-1, -1, 0)  # an absent hand
     seq.face[5, :30, 0] = 0.0001  # face points left of the canvas

@@ -46,10 +46,11 @@ def dancing_poses(count=6, seed=0):
     return seq
 
 
-def hand_fit(driving, reference):
-    """The released least squares, written out: slope = cov / var over all (driving y, reference y)."""
+def hand_fit(driving, reference, frames=None):
+    """The released least squares, written out: slope = cov / var over all (driving y, reference y),
+    over the given frames (default: those with a person)."""
     ids = [i for i in FIT_POINTS if reference.body[0, i, 2] > 0.3]
-    frames = driving.body[driving.has_person()][:, ids].astype(np.float64)
+    frames = driving.body[driving.has_person() if frames is None else frames][:, ids]
     y_drv = frames[..., 1].ravel()
     y_ref = np.tile(reference.body[0, ids, 1].astype(np.float64), len(frames))
     ay = np.sum((y_drv - y_drv.mean()) * (y_ref - y_ref.mean())) / np.sum((y_drv - y_drv.mean()) ** 2)
@@ -169,3 +170,50 @@ def test_the_fit_uses_detected_frames_only_and_gaps_are_filled_after_it():
     # the empty frame lies halfway between its neighbours, with a lower confidence
     assert np.allclose(out.body[3, :, :2], (out.body[2, :, :2] + out.body[4, :, :2]) / 2, atol=1e-5)
     assert np.all(out.body[3, :, 2] < np.maximum(out.body[2, :, 2], out.body[4, :, 2]))
+
+
+def crowd(driving, frames):
+    """`driving` with a second, far-off person in `frames` (a bystander the fit must ignore)."""
+    others = np.full((len(driving), 1, 128, 3), -1.0)
+    others[..., 2] = 0
+    bystander = dancing_poses(len(driving), seed=11).points() * (0.3, 0.5, 1.0) + (0.65, 0.1, 0.0)
+    others[frames, 0] = bystander[frames]
+    driving.others = others
+    return driving
+
+
+def test_the_fit_uses_frames_with_exactly_one_person_and_moves_everyone():
+    driving, reference = crowd(dancing_poses(), [1, 3]), reference_pose()
+    alone = np.array([True, False, True, False, True, True])
+    ax, bx, ay, by = hand_fit(driving, reference, alone)
+    fit = fit_linear(driving, reference)
+    assert np.allclose([fit.ax, fit.bx, fit.ay, fit.by], [ax, bx, ay, by], rtol=1e-9, atol=1e-12)
+    assert not np.allclose([fit.ay, fit.by], hand_fit(driving, reference)[2:], rtol=1e-3)  # it matters
+
+    for mode in ("linear", "limbs"):  # the other people get the linear fit in both modes
+        moved = retarget(driving, reference, mode)
+        before, after = driving.others[[1, 3], 0], moved.others[[1, 3], 0]
+        assert np.allclose(after[..., 0], before[..., 0] * ax + bx, atol=1e-12)
+        assert np.allclose(after[..., 1], before[..., 1] * ay + by, atol=1e-12)
+        assert np.array_equal(after[..., 2], before[..., 2])
+        assert np.all(moved.others[[0, 2, 4, 5]] == (-1, -1, 0))  # absent padding stays absent
+
+
+def test_points_without_a_positive_score_take_part_and_move():
+    # DWPose points always have a position; a score <= 0 is no reason to leave them out (released)
+    driving, reference = dancing_poses(), reference_pose()
+    driving.body[:, 9, 2] = -0.2  # right knee: a position, a negative score
+    driving.hands[2, 0, :, 2] = 0.0
+    ax, bx, ay, by = hand_fit(driving, reference)
+    fit = fit_linear(driving, reference)
+    assert np.allclose([fit.ax, fit.bx, fit.ay, fit.by], [ax, bx, ay, by], rtol=1e-9, atol=1e-12)
+    moved = retarget(driving, reference, "linear")
+    assert np.allclose(moved.body[:, 9, 1], driving.body[:, 9, 1] * ay + by, atol=1e-12)
+    assert np.allclose(moved.hands[2, 0, :, 0], driving.hands[2, 0, :, 0] * ax + bx, atol=1e-12)
+
+
+def test_without_any_lone_person_the_main_people_are_fitted():
+    # the released code stops when no frame has exactly one person; we fit the main person instead
+    driving, reference = crowd(dancing_poses(), list(range(6))), reference_pose()
+    fit = fit_linear(driving, reference)
+    assert np.allclose([fit.ax, fit.bx, fit.ay, fit.by], hand_fit(driving, reference), rtol=1e-9)

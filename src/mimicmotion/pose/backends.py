@@ -1,8 +1,9 @@
 """The small interface every keypoint detector implements, and `get_backend` to make one by name.
 
-A backend turns RGB frames into keypoints in the layout of `mimicmotion.pose.types` (one person per
-frame: the main one). Implementations provide `detect_frames`, a generator that may keep tracking state
-across the frames of one video; the base class builds `PoseSequence`s from it.
+A backend turns RGB frames into keypoints in the layout of `mimicmotion.pose.types`: every person it
+finds in a frame, the main one first (MediaPipe follows one person; DWPose reports everyone its detector
+boxes). Implementations provide `detect_frames`, a generator that may keep tracking state across the
+frames of one video; the base class builds `PoseSequence`s from it.
 
 Backends import their heavy libraries (MediaPipe, onnxruntime) only when created, so importing this
 module is cheap.
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.pose.types import ALL_POINTS, MISSING, REFERENCE_FRAME_INDEX, PoseSequence
+from mimicmotion.pose.types import ALL_POINTS, REFERENCE_FRAME_INDEX, PoseSequence, absent_points
 
 BACKENDS = ("mediapipe", "dwpose")
 DEFAULT_FPS = 24.0  # for frames given without a frame rate
@@ -25,15 +26,15 @@ DEFAULT_FPS = 24.0  # for frames given without a frame rate
 class PoseBackend:
     """Base class of keypoint detectors.
 
-    Subclasses implement `detect_frames(frames, video)`, yielding for each RGB uint8 frame either a
-    (128, 3) float array [x/width, y/height, confidence] (body | left hand | right hand | face) or None
-    when no person is in the frame. `video=True` means consecutive frames of one video (trackers may
-    use the previous frame), `False` means unrelated still images.
+    Subclasses implement `detect_frames(frames, video)`, yielding for each RGB uint8 frame a (P, 128, 3)
+    float array: the P people found (P = 0: nobody), main person first, each point [x/width, y/height,
+    confidence] (body | left hand | right hand | face). `video=True` means consecutive frames of one
+    video (trackers may use the previous frame), `False` means unrelated still images.
     """
 
     name = "base"
 
-    def detect_frames(self, frames: Iterable[np.ndarray], video: bool) -> Iterator[np.ndarray | None]:
+    def detect_frames(self, frames: Iterable[np.ndarray], video: bool) -> Iterator[np.ndarray]:
         raise NotImplementedError
 
     def decode_size(self, width: int, height: int) -> tuple[int, int] | None:
@@ -57,8 +58,8 @@ class PoseBackend:
         A still image has no frame rate (fps 0) and no frame number (frame index -1, as the reference).
         """
         height, width = image.shape[:2]
-        points = next(iter(self.detect_frames([image], video=False)))
-        return poses_to_sequence([points], width, height, fps=0.0, frame_indices=[REFERENCE_FRAME_INDEX])
+        people = next(iter(self.detect_frames([image], video=False)))
+        return poses_to_sequence([people], width, height, fps=0.0, frame_indices=[REFERENCE_FRAME_INDEX])
 
     def detect_video(
         self,
@@ -99,15 +100,18 @@ class PoseBackend:
 
 
 def poses_to_sequence(
-    poses: list[np.ndarray | None], width: int, height: int, fps: float, frame_indices: list[int]
+    poses: list[np.ndarray], width: int, height: int, fps: float, frame_indices: list[int]
 ) -> PoseSequence:
-    """A `PoseSequence` from per-frame (128, 3) detections (None = no person)."""
-    points = np.zeros((len(poses), ALL_POINTS, 3), np.float32)
-    points[..., :2] = MISSING
-    for t, pose in enumerate(poses):
-        if pose is not None:
-            points[t] = pose
-    return PoseSequence.from_points(points, width, height, fps, np.asarray(frame_indices, np.int64))
+    """A `PoseSequence` from per-frame (P, 128, 3) detections: person 0 is the main person, the rest
+    become `others` (frames with fewer people are padded with absent ones)."""
+    most = max((len(people) for people in poses), default=0)
+    points = absent_points(len(poses), ALL_POINTS)
+    others = absent_points(len(poses), max(most - 1, 0), ALL_POINTS)
+    for t, people in enumerate(poses):
+        if len(people):
+            points[t] = people[0]
+            others[t, : len(people) - 1] = people[1:]
+    return PoseSequence.from_points(points, width, height, fps, np.asarray(frame_indices, np.int64), others)
 
 
 def get_backend(name: str, **options: Any) -> PoseBackend:

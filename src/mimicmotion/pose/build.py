@@ -75,9 +75,10 @@ def reference_first(
 ) -> PoseSequence:
     """The reference pose as entry 0, then the driving poses moved onto it.
 
-    `driving` holds raw detections: the fit onto the reference uses only frames where a person was
-    found (as the released fit did); frames without one are filled from their neighbours afterwards
-    (the fit is linear, so filling before or after it gives the same points), then optionally smoothed.
+    `driving` holds raw detections: the fit onto the reference uses the frames with exactly one person
+    (as the released fit did); frames without anyone (MediaPipe only: DWPose always finds someone) are
+    filled from their neighbours afterwards (the fit is linear, so filling before or after it gives the
+    same points), then optionally smoothed (both act on the main person).
     """
     if not driving.has_person().any():
         raise MimicMotionError(f"no person found in any of the {len(driving)} driving frames")

@@ -4,10 +4,15 @@ Both models are ONNX files of the Hugging Face repo yzd-v/DWPose run with onnxru
 available, else CPU). They are taken from a local folder (`model_dir`, or the environment variable
 MIMICMOTION_DWPOSE_DIR) or downloaded once into the Hugging Face cache.
 
+Every person the detector boxes is kept, in its order (best score first: person 0 is the main person),
+and when it boxes nobody the pose model runs on the whole image as one box (facts doc section 9), so a
+frame always holds at least one person.
+
 The 133 COCO-WholeBody points become the PoseSequence layout as the released code did (facts doc
-section 6): body reordered to OpenPose-18 with the neck = mean of the shoulders, present only when both
-shoulder scores > 0.3; face = points 23..90, left hand = 91..111, right hand = 112..132. Scores are
-kept as the model gives them (they can exceed 1; the renderer clips).
+section 6): body reordered to OpenPose-18 with the neck = mean of the shoulders (in pixels), its score 1
+when both shoulder scores are > 0.3 and 0 otherwise; face = points 23..90, left hand = 91..111, right
+hand = 112..132. Nothing is dropped: every point keeps its position and its raw score (<= 0 where the
+model found no maximum, above 1 at times), in float64 like the released keypoints.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import numpy as np
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose import topdown
 from mimicmotion.pose.backends import PoseBackend
-from mimicmotion.pose.types import ALL_POINTS, BODY, FACE, LEFT_HAND, MISSING, RIGHT_HAND
+from mimicmotion.pose.types import ALL_POINTS, BODY, FACE, LEFT_HAND, RIGHT_HAND
 
 REPO_ID = "yzd-v/DWPose"
 DETECTOR_FILE = "yolox_l.onnx"
@@ -43,21 +48,19 @@ WHOLEBODY_POINTS = 133
 
 def wholebody_to_points(keypoints: np.ndarray, scores: np.ndarray, width: int, height: int) -> np.ndarray:
     """133 COCO-WholeBody keypoints in image pixels (133, 2) and scores (133,) -> (128, 3) normalised."""
-    normalized = np.concatenate(
-        [keypoints / np.array([width, height], np.float64), scores[:, None]], axis=1
-    ).astype(np.float32)
-    points = np.zeros((ALL_POINTS, 3), np.float32)
+    pixels = np.concatenate([keypoints, scores[:, None]], axis=1).astype(np.float64)
+    right, left = pixels[_COCO_RIGHT_SHOULDER], pixels[_COCO_LEFT_SHOULDER]
+    both_clear = right[2] > NECK_SHOULDER_SCORE and left[2] > NECK_SHOULDER_SCORE
+    neck = ((left[0] + right[0]) / 2, (left[1] + right[1]) / 2, 1.0 if both_clear else 0.0)
+    points = np.zeros((ALL_POINTS, 3), np.float64)
     body = points[BODY]
     for target, source in enumerate(BODY_FROM_COCO):
-        if source is not None:
-            body[target] = normalized[source]
-    right, left = normalized[_COCO_RIGHT_SHOULDER], normalized[_COCO_LEFT_SHOULDER]
-    both_clear = right[2] > NECK_SHOULDER_SCORE and left[2] > NECK_SHOULDER_SCORE
-    body[1] = ((right[0] + left[0]) / 2, (right[1] + left[1]) / 2, 1.0 if both_clear else 0.0)
-    points[FACE] = normalized[FACE_FROM_COCO]
-    points[LEFT_HAND] = normalized[LEFT_HAND_FROM_COCO]
-    points[RIGHT_HAND] = normalized[RIGHT_HAND_FROM_COCO]
-    points[points[:, 2] <= 0] = (MISSING, MISSING, 0.0)
+        body[target] = neck if source is None else pixels[source]
+    points[FACE] = pixels[FACE_FROM_COCO]
+    points[LEFT_HAND] = pixels[LEFT_HAND_FROM_COCO]
+    points[RIGHT_HAND] = pixels[RIGHT_HAND_FROM_COCO]
+    points[:, 0] /= float(width)  # normalised after the neck is placed, as the released code did
+    points[:, 1] /= float(height)
     return points
 
 
@@ -134,22 +137,24 @@ class DWPoseBackend(PoseBackend):
         self._detector: Any = None
         self._pose: Any = None
 
-    def detect_frames(self, frames: Iterable[np.ndarray], video: bool) -> Iterator[np.ndarray | None]:
+    def detect_frames(self, frames: Iterable[np.ndarray], video: bool) -> Iterator[np.ndarray]:
         self._load()
         for frame in frames:  # no tracking: every frame is detected on its own
-            yield self.detect_one(frame)
+            yield self.detect_people(frame)
 
-    def detect_one(self, image: np.ndarray) -> np.ndarray | None:
-        """(128, 3) points of the main person in an RGB image, or None if no person is found."""
+    def detect_people(self, image: np.ndarray) -> np.ndarray:
+        """(P, 128, 3) points of every person in an RGB image, best detection first; P >= 1, since the
+        whole image is taken as one person's box when the detector finds nobody."""
         self._load()
         height, width = image.shape[:2]
         detector_input, ratio = topdown.letterbox(image, self._detector_size)
         output = self._detector.run(None, {self._detector.get_inputs()[0].name: detector_input})[0]
-        boxes, scores = topdown.decode_persons(output, ratio, self._detector_size)
-        main = topdown.main_person(boxes, scores)
-        if main is None:
-            return None
-        center, scale = topdown.box_center_scale(boxes[main], self._pose_size)
+        boxes = topdown.person_boxes(output, ratio, image.shape)
+        return np.stack([self._keypoints(image, box, width, height) for box in boxes])
+
+    def _keypoints(self, image: np.ndarray, box: np.ndarray, width: int, height: int) -> np.ndarray:
+        """(128, 3) points of the person in `box`."""
+        center, scale = topdown.box_center_scale(box, self._pose_size)
         pose_input = topdown.pose_input(image, center, scale, self._pose_size)
         simcc_x, simcc_y = self._run_pose(pose_input)
         keypoints, keypoint_scores = topdown.decode_simcc(simcc_x, simcc_y)

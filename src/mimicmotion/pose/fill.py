@@ -3,6 +3,10 @@
 A gap between two frames with a person is filled by linear interpolation of every point, a gap at the
 start or the end holds the nearest detection. Filled points keep a lower confidence (times
 `confidence_scale`), so the confidence-aware picture shows them dimmer: they are guesses.
+
+This is for detectors that can find nobody (MediaPipe follows one person). It acts on the main person;
+the other people of a frame are kept as they are (a frame without a person has none). DWPose never
+needs it: when its detector finds nobody, the pose model runs on the whole image.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mimicmotion.pose.types import MISSING, PoseSequence
+from mimicmotion.pose.types import MISSING, PoseSequence, located
 
 DEFAULT_CONFIDENCE_SCALE = 0.5
 
@@ -73,7 +77,7 @@ def _interpolated(
     A point present at one end only is held where it was, its confidence fading towards the other end;
     a point absent at both ends stays absent.
     """
-    in_first, in_second = first[:, 2] > 0, second[:, 2] > 0
+    in_first, in_second = located(first), located(second)
     out = np.empty_like(first)
     xy_first = np.where(in_first[:, None], first[:, :2], second[:, :2])
     xy_second = np.where(in_second[:, None], second[:, :2], first[:, :2])

@@ -115,7 +115,7 @@ class MediaPipeBackend(PoseBackend):
     def parallel_videos(self, frames: int) -> int:
         return max(1, min(self.workers, frames // MIN_SEGMENT_FRAMES))
 
-    def detect_frames(self, frames: Iterable[np.ndarray], video: bool) -> Iterator[np.ndarray | None]:
+    def detect_frames(self, frames: Iterable[np.ndarray], video: bool) -> Iterator[np.ndarray]:
         # MediaPipe logs natively whenever a model is first used, on any frame: keep it quiet throughout.
         # A graph per call (tracking state belongs to one video; a graph holds ~150 MB, so none is kept).
         with native_logs_silenced():
@@ -141,9 +141,10 @@ class MediaPipeBackend(PoseBackend):
             **self._options,
         )
 
-    def _run(self, holistic: Any, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray | None]:
-        for frame in frames:
-            yield landmarks_to_points(holistic.process(self._fit(frame)))
+    def _run(self, holistic: Any, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for frame in frames:  # Holistic follows one person: (1, 128, 3), or (0, 128, 3) for nobody
+            points = landmarks_to_points(holistic.process(self._fit(frame)))
+            yield np.zeros((0, ALL_POINTS, 3), np.float32) if points is None else points[None]
 
     def _fit(self, frame: np.ndarray) -> np.ndarray:
         height, width = frame.shape[:2]

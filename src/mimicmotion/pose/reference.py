@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
+import torch
 
 from mimicmotion.errors import MimicMotionError
 
@@ -33,8 +33,9 @@ def target_size(height: int, width: int, resolution: int) -> tuple[int, int]:
 def prepare_reference(image: np.ndarray, resolution: int) -> np.ndarray:
     """The reference image resized to cover `target_size` (keeping its aspect) and center-cropped.
 
-    Input and output are RGB uint8 (height, width, 3). The resize is bilinear without antialiasing and
-    the crop offset rounds like torchvision's center_crop, as in the released preprocessing.
+    Input and output are RGB uint8 (height, width, 3). The resize and crop are the released
+    preprocessing's (see `resize_bilinear`; the crop offset rounds half to even like torchvision's
+    center_crop), so the reference pixels, and the pose detected on them, are the released ones.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise MimicMotionError(
@@ -46,10 +47,27 @@ def prepare_reference(image: np.ndarray, resolution: int) -> np.ndarray:
         resize_h, resize_w = target_h, math.ceil(target_h / (height / width))
     else:
         resize_h, resize_w = math.ceil(target_w * (height / width)), target_w
-    resized = cv2.resize(image, (resize_w, resize_h), interpolation=cv2.INTER_LINEAR)
+    resized = resize_bilinear(image, resize_h, resize_w)
     top = round((resize_h - target_h) / 2.0)  # Python's round(), as torchvision's center_crop
     left = round((resize_w - target_w) / 2.0)
     return np.ascontiguousarray(resized[top : top + target_h, left : left + target_w])
+
+
+def resize_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """An RGB uint8 image resized the way the released preprocessing resized the reference tensor.
+
+    Bilinear with half-pixel centres (align_corners=False) and no antialiasing, even when shrinking
+    (each output pixel mixes only its 2 x 2 nearest input pixels), computed in float32 and rounded to
+    the nearest integer (halves to even): torchvision's tensor resize with antialias=None on a uint8
+    image. OpenCV's INTER_LINEAR differs (fixed-point weights), and so does PIL (antialiased).
+    """
+    if image.shape[:2] == (height, width):
+        return image.copy()  # torchvision returns the image untouched at its own size
+    pixels = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None]  # uint8 -> float32 is exact
+    resized = torch.nn.functional.interpolate(
+        pixels, size=(height, width), mode="bilinear", align_corners=False, antialias=False
+    )
+    return resized.round().to(torch.uint8)[0].permute(1, 2, 0).contiguous().numpy()
 
 
 def scaled_size(height: int, width: int, short_side: int) -> tuple[int, int]:

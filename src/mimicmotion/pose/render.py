@@ -4,13 +4,21 @@ Everything is drawn on a black canvas s = 2160 / min(H, W) times the output size
 H x W bilinearly, exactly as the released checkpoint's inputs were made. Colours are the final RGB
 colours, so the canvas is RGB and needs no channel swap.
 
+Every person of the frame is drawn, in the released order: body limb i of each person for i = 0..16, the
+canvas dimmed, body joint i of each person, the left hands of all people, their right hands, then each
+person's face.
+
 Styles differ only in how a confidence becomes visibility and brightness:
 - ``released`` (default): brightness = confidence; body limbs are skipped when either end is < 0.3 and
   body joints drawn only when > 0.3; hands and face have no cut-off.
-- ``confidence`` (the paper): brightness = confidence, no cut-off anywhere.
+- ``confidence`` (the paper): brightness = confidence; body points drawn when their confidence is > 0,
+  hands and face as in ``released``.
 - ``threshold`` (earlier works): points below the threshold are dropped, the rest drawn at full brightness.
-Confidences are clipped to [0, 1] first. Absent points (confidence 0, stored at -1) are never drawn:
-they fall left of the canvas.
+Confidences are used as they are, not clipped: a colour channel c x confidence beyond 255 (DWPose scores
+exceed 1 at times) or below 0 (scores <= 0) saturates to 255 or 0, as OpenCV's drawing does with the
+released integer and float colours. Hands and face points are skipped only when their canvas pixel lies
+left of or above pixel 1, which drops absent points (stored at -1); a DWPose point with a score <= 0 is
+drawn in black, and an edge between two such points in the colour of their product, as released.
 
 `PoseRenderer` keeps its large canvas between frames and clears only the boxes it drew into, and draws
 limbs directly in their dimmed colour instead of dimming the canvas: the picture is the same as the
@@ -28,7 +36,7 @@ import numpy as np
 
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose.skeleton import BODY_COLORS, BODY_LIMBS, HAND_EDGES
-from mimicmotion.pose.types import PoseSequence
+from mimicmotion.pose.types import BODY, FACE, LEFT_HAND, RIGHT_HAND, PoseSequence
 
 STYLES = ("released", "confidence", "threshold")
 CANVAS_SHORT_SIDE = 2160
@@ -79,13 +87,16 @@ class PoseRenderer:
         self._blocks = _aligned_blocks(self._canvas.shape[1], self.width, self._canvas.shape[0], self.height)
 
     def render(self, seq: PoseSequence, index: int) -> np.ndarray:
-        """The picture of entry `index` of `seq`: uint8 RGB (height, width, 3)."""
+        """The picture of entry `index` of `seq` (every person in it): uint8 RGB (height, width, 3)."""
         canvas = self._canvas
         self._clear()
-        self._draw_body(seq.body[index])
-        for hand in seq.hands[index]:  # left hand first, as released
-            self._draw_hand(hand)
-        self._draw_face(seq.face[index])
+        people = seq.people(index)
+        self._draw_bodies(people[:, BODY])
+        for hand in (LEFT_HAND, RIGHT_HAND):  # every left hand, then every right hand, as released
+            for person in people:
+                self._draw_hand(person[hand])
+        for person in people:
+            self._draw_face(person[FACE])
         return self._resize(canvas)
 
     def _resize(self, canvas: np.ndarray) -> np.ndarray:
@@ -136,54 +147,59 @@ class PoseRenderer:
             self._drawn.append((slice(top, bottom), slice(left, right)))
 
     def _brightness(self, conf: np.ndarray) -> np.ndarray:
-        conf = np.clip(conf, 0.0, 1.0)
         if self.style == "threshold":
             return np.where(conf >= self.threshold, 1.0, 0.0)
         return conf
 
-    def _draw_body(self, body: np.ndarray) -> None:
-        canvas = self._canvas
-        rows, cols = canvas.shape[:2]
-        conf = body[:, 2]
+    def _draw_bodies(self, bodies: np.ndarray) -> None:
+        """Limbs of every person, limb by limb, then joints, joint by joint (later ones drawn over)."""
+        rows, cols = self._canvas.shape[:2]
+        conf = bodies[..., 2]
         brightness = self._brightness(conf).tolist()
         limb_end_ok = self._body_visible(conf, limb=True).tolist()
         joint_ok = self._body_visible(conf, limb=False).tolist()
-        xs = (body[:, 0].astype(np.float64) * float(cols)).tolist()
-        ys = (body[:, 1].astype(np.float64) * float(rows)).tolist()
+        xs = (bodies[..., 0] * float(cols)).tolist()
+        ys = (bodies[..., 1] * float(rows)).tolist()
         for i, (a, b) in enumerate(BODY_LIMBS):
-            if not (limb_end_ok[a] and limb_end_ok[b]):
-                continue
-            length = math.hypot(xs[a] - xs[b], ys[a] - ys[b])
-            angle = math.degrees(math.atan2(ys[a] - ys[b], xs[a] - xs[b]))
-            center = (int((xs[a] + xs[b]) / 2), int((ys[a] + ys[b]) / 2))
-            polygon = cv2.ellipse2Poly(center, (int(length / 2), LIMB_HALF_WIDTH), int(angle), 0, 360, 1)
-            # The released code multiplied the whole canvas by 0.6 after the limbs. Limbs overwrite
-            # each other and the rest is black, so drawing each limb in its dimmed colour is the same.
-            color = _scaled(BODY_COLORS[i], brightness[a] * brightness[b])
-            cv2.fillConvexPoly(canvas, polygon, tuple(int(_DIM_TABLE[c]) for c in color))
-            self._mark(*polygon.min(axis=0), *polygon.max(axis=0))
+            for n in range(len(bodies)):
+                if limb_end_ok[n][a] and limb_end_ok[n][b]:
+                    color = _scaled(BODY_COLORS[i], brightness[n][a] * brightness[n][b])
+                    self._draw_limb((xs[n][a], ys[n][a]), (xs[n][b], ys[n][b]), color)
         r = BODY_JOINT_RADIUS
-        for i in range(len(body)):
-            if not joint_ok[i]:
-                continue
-            x, y = int(xs[i]), int(ys[i])
-            cv2.circle(canvas, (x, y), r, _scaled(BODY_COLORS[i], brightness[i]), thickness=-1)
-            self._mark(x - r, y - r, x + r, y + r)
+        for i in range(len(BODY_COLORS)):
+            for n in range(len(bodies)):
+                if joint_ok[n][i]:
+                    x, y = int(xs[n][i]), int(ys[n][i])
+                    cv2.circle(
+                        self._canvas, (x, y), r, _scaled(BODY_COLORS[i], brightness[n][i]), thickness=-1
+                    )
+                    self._mark(x - r, y - r, x + r, y + r)
+
+    def _draw_limb(self, a: tuple[float, float], b: tuple[float, float], color: tuple[int, int, int]) -> None:
+        """A filled ellipse from canvas point a to b, half as wide as the limb width, in its dimmed colour."""
+        dx, dy = a[0] - b[0], a[1] - b[1]
+        length = (dx**2 + dy**2) ** 0.5  # this form, not math.hypot: int(length / 2) must round alike
+        angle = math.degrees(math.atan2(dy, dx))
+        center = (int((a[0] + b[0]) / 2), int((a[1] + b[1]) / 2))
+        polygon = cv2.ellipse2Poly(center, (int(length / 2), LIMB_HALF_WIDTH), int(angle), 0, 360, 1)
+        # The released code multiplied the whole canvas by 0.6 after the limbs. Limbs overwrite each
+        # other and the rest is black, so drawing each limb in its dimmed (saturated) colour is the same.
+        cv2.fillConvexPoly(self._canvas, polygon, tuple(int(_DIM_TABLE[_saturated(c)]) for c in color))
+        self._mark(*polygon.min(axis=0), *polygon.max(axis=0))
 
     def _body_visible(self, conf: np.ndarray, limb: bool) -> np.ndarray:
         """Which body points take part in limbs (limb=True) or get a joint circle."""
-        present = conf > 0
         if self.style == "released":  # limbs need both ends >= 0.3, joints > 0.3
-            return present & ((conf >= RELEASED_BODY_CUTOFF) if limb else (conf > RELEASED_BODY_CUTOFF))
+            return (conf >= RELEASED_BODY_CUTOFF) if limb else (conf > RELEASED_BODY_CUTOFF)
         if self.style == "threshold":
-            return present & (conf >= self.threshold)
-        return present
+            return (conf > 0) & (conf >= self.threshold)
+        return conf > 0
 
     def _part_visible(self, conf: np.ndarray) -> np.ndarray:
-        """Hands and face: only absent points are hidden, except in the threshold style."""
+        """Hands and face: every point the canvas rule keeps, except in the threshold style."""
         if self.style == "threshold":
             return conf >= self.threshold
-        return conf > 0
+        return np.ones(conf.shape, bool)
 
     def _pixels(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Integer canvas pixels of (N, 3) points and whether each lies right of / below pixel 0."""
@@ -240,8 +256,14 @@ def _aligned_blocks(cols: int, width: int, rows: int, height: int) -> tuple[tupl
 
 
 def _scaled(color: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
-    """colour x factor, each channel truncated to an integer (the released alpha blend)."""
+    """colour x factor, each channel truncated to an integer (the released alpha blend); not saturated:
+    OpenCV saturates a drawing colour to 0..255 itself."""
     return tuple(int(c * factor) for c in color)
+
+
+def _saturated(channel: int) -> int:
+    """A colour channel as OpenCV stores it in a uint8 canvas."""
+    return min(max(channel, 0), 255)
 
 
 def render_pose(

@@ -3,7 +3,8 @@
 The one-euro filter is a low-pass filter whose cut-off rises with speed: still points lose their
 jitter, fast ones keep up without lag. Positions are filtered in pixels of the sequence's frame (so the
 parameters mean the same along x and y) with the real time between entries; confidences are left
-alone. A point that is absent restarts its filter when it comes back.
+alone. A point that is absent restarts its filter when it comes back. Only the main person is smoothed:
+the other people of a frame are not followed from frame to frame.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 
 import numpy as np
 
-from mimicmotion.pose.types import MISSING, PoseSequence
+from mimicmotion.pose.types import MISSING, PoseSequence, located
 
 DEFAULT_MIN_CUTOFF = 1.0  # Hz: cut-off when still
 DEFAULT_BETA = 0.02  # cut-off gained per pixel/second of speed
@@ -35,8 +36,8 @@ def smooth(
         raise ValueError("one-euro filter needs min_cutoff > 0, derivative_cutoff > 0 and beta >= 0")
     points = seq.points()
     size = np.array([seq.width, seq.height], np.float64)
-    xy = points[..., :2].astype(np.float64) * size
-    present = points[..., 2] > 0
+    xy = points[..., :2] * size
+    present = located(points)
     times = _timestamps(seq)
 
     out = xy.copy()

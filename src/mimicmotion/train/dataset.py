@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose.render import PoseRenderer
-from mimicmotion.pose.types import MISSING, PoseSequence
+from mimicmotion.pose.types import MISSING, PoseSequence, located
 from mimicmotion.train.hand_mask import hand_weight_maps
 from mimicmotion.train.prepare import POSE_FILE, VIDEOS_FOLDER, read_meta
 
@@ -166,10 +166,10 @@ class CoverCrop:
 
     def points(self, points: np.ndarray) -> np.ndarray:
         """Keypoints [x, y, conf] normalised by the source size -> by the crop; absent ones stay absent."""
-        moved = np.array(points, dtype=np.float32, copy=True)
+        moved = np.array(points, dtype=np.float64, copy=True)
         moved[..., 0] = (points[..., 0] * self.resized_w - self.left) / self.width
         moved[..., 1] = (points[..., 1] * self.resized_h - self.top) / self.height
-        absent = points[..., 2] <= 0
+        absent = ~located(points)
         moved[..., :2][absent] = MISSING
         return moved
 
@@ -297,7 +297,10 @@ class ClipDataset(torch.utils.data.Dataset):
         """The keypoints of `entries`, moved into the crop (normalised by the training size)."""
         chosen = poses.select(entries)
         return chosen.with_points(
-            crop.points(chosen.points()), width=self.config.width, height=self.config.height
+            crop.points(chosen.points()),
+            width=self.config.width,
+            height=self.config.height,
+            others=crop.points(chosen.others),
         )
 
     def _render(self, poses: PoseSequence) -> np.ndarray:

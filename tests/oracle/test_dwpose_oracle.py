@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import run_released
+from helpers.oracle import run_released
 
 from mimicmotion.pose import PoseSequence, build_pose_frames, render_pose
 from mimicmotion.pose.dwpose import DETECTOR_FILE, POSE_FILE, DWPoseBackend
@@ -208,7 +208,7 @@ def run(released_code, shared_data, tmp_path_factory) -> Run:
         shared_data / "ref_demo1.jpg", driving_dir, RESOLUTION, backend, stride=1, progress=False
     )
     with pose_frames:
-        retargeted_pictures = np.stack([pose_frames.image(i) for i in range(len(pose_frames))])
+        retargeted_pictures = pose_frames[:].permute(0, 2, 3, 1).numpy()
 
     np.savez(folder / "inputs.npz", prepared_reference=prepared, driving=driving, **singles)
     output = folder / "released.npz"

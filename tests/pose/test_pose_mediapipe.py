@@ -128,8 +128,8 @@ def _detect_stretch(backend, video, start, count):
     """{source frame: (128, 3) points} for `count` frames from `start`, tracked as in a full run."""
     size = backend.decode_size(1080, 1920)
     frames = list(iter_frames(video, start=start, max_frames=count, size=size))
-    points = backend.detect_frames((frame for _, frame in frames), video=True)
-    return {index: found for (index, _), found in zip(frames, points, strict=True)}
+    people = backend.detect_frames((frame for _, frame in frames), video=True)  # (1, 128, 3) each
+    return {index: found[0] for (index, _), found in zip(frames, people, strict=True)}
 
 
 def test_a_hand_half_outside_the_frame_is_dimmer_than_one_in_view(shared_data, backend):

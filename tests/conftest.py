@@ -1,12 +1,17 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-# Tests never reach the network: weights are tiny random models the tests build and save.
+# Tests never reach the network: weights are tiny random models the tests build and save. They do not see
+# this machine's Hugging Face cache or DWPose folder either, so the "auto" pose detector decides the same
+# way everywhere (MediaPipe, unless a test provides DWPose files).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="mimicmotion-tests-hf-")
+os.environ.pop("MIMICMOTION_DWPOSE_DIR", None)
 sys.path.insert(0, str(Path(__file__).parent))  # the `helpers` package of the tests
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -80,6 +80,32 @@ def test_released_config_file_runs_every_case(shared_data, weights, tmp_path):
     assert frames[0].shape == (192, 128, 3)
 
 
+def test_the_default_detector_is_dwpose_when_its_weights_are_at_hand(
+    shared_data, weights, tmp_path, monkeypatch, capsys
+):
+    from helpers.tiny_dwpose import save_tiny_dwpose
+
+    from mimicmotion.pose_cache import cache_path
+
+    monkeypatch.setenv("MIMICMOTION_DWPOSE_DIR", str(save_tiny_dwpose(tmp_path / "dwpose")))
+    gif = shared_data / "dance_576x1024_19f.gif"
+    out = tmp_path / "out.mp4"
+    args = ["animate", "--ref", str(shared_data / "ref_demo1.jpg"), "--driving", str(gif), "--out", str(out),
+            "--max-frames", "3", *weights, *FAST]  # fmt: skip
+    assert main([a for a in args if a != "--quiet"]) == 0
+    assert "pose detector: dwpose" in capsys.readouterr().out
+    assert len(read_video(out)[0]) == 3
+    # the poses are cached under the detector that ran
+    assert cache_path(gif, "dwpose", 2, 3).is_file() and not cache_path(gif, "auto", 2, 3).exists()
+    # without the files the same command falls back to MediaPipe, says why, and detects again
+    monkeypatch.delenv("MIMICMOTION_DWPOSE_DIR")
+    out.unlink()
+    assert main([a for a in args if a != "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert "pose detector: mediapipe" in said and "mimicmotion download" in said
+    assert "reusing the poses" not in said and cache_path(gif, "mediapipe", 2, 3).is_file()
+
+
 def test_side_by_side_shows_reference_pose_and_result(shared_data, weights, tmp_path):
     out = tmp_path / "sbs.mp4"
     assert main(["animate", "--ref", str(shared_data / "ref_demo1.jpg"),

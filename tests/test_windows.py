@@ -19,7 +19,7 @@ def frame_coverage(windows):
 
 
 def released_layout(num_frames, n, c):
-    """The facts doc's rule, enumerated naively."""
+    """The released rule, enumerated naively."""
     windows, start = [], 0
     while start <= num_frames - n:
         windows.append([0] + [start + k for k in range(1, n)])

@@ -21,6 +21,7 @@ from mimicmotion.errors import MimicMotionError
 from mimicmotion.eval.window_layout import save_window_layout, window_layout_path
 from mimicmotion.pose import (
     BACKENDS,
+    choose_backend,
     detect_poses,
     get_backend,
     prepare_reference,
@@ -113,14 +114,16 @@ def animate(settings: AnimateSettings, load: Callable[[AnimateSettings], Any] | 
 
     reference = prepare_reference(read_image(s.ref), s.resolution)
     height, width = reference.shape[:2]
-    with get_backend(s.pose_backend) as backend:
+    detector, why = choose_backend(s.pose_backend, s.dwpose_dir)
+    with get_backend(detector, s.dwpose_dir) as backend:
+        note(why)
         own_pose = reference_pose(reference, backend, str(s.ref))
         pipe = (load or load_pipeline)(s)
 
         def extract():
             return detect_poses(s.driving, backend, s.stride, s.max_frames, progress=not s.quiet)
 
-        driving = cached_poses(s.driving, s.pose_backend, s.stride, s.max_frames, extract, note)
+        driving = cached_poses(s.driving, detector, s.stride, s.max_frames, extract, note)
     poses = reference_first(own_pose, driving, s.retarget)
     note(f"{len(poses) - 1} driving frames at {width}x{height}, {s.steps} steps, fusion {s.fusion}")
 

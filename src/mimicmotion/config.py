@@ -59,7 +59,8 @@ class AnimateSettings:
     dtype: str = "auto"
     device: str = "auto"
     offload: bool = False
-    pose_backend: str = "mediapipe"
+    pose_backend: str = "auto"
+    dwpose_dir: Path | None = None
     retarget: str = "linear"
     pose_style: str = "released"
     side_by_side: bool = False

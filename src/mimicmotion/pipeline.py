@@ -1,6 +1,6 @@
 """MimicMotionPipeline: reference image + pose frames -> video, on Stable Video Diffusion.
 
-The sampler follows the released implementation step for step (facts doc section 3) so that a
+The sampler follows the released implementation step for step (docs/released-behaviour.md) so that a
 seed gives the released frames: the CLIP and VAE paths of the reference, the order in which
 random numbers are drawn, the window layout, classifier-free guidance per frame and the decoding
 in chunks. On top of it: any number of frames (also fewer than one window), a choice of fusion,

@@ -43,7 +43,8 @@ class VideoInfo:
 def driving_frame_step(fps: float, stride: int) -> int:
     """Source frames between two sampled driving frames: `stride` at <= 24 fps, more above.
 
-    This is the sampling rule the released checkpoint's inference used (facts doc section 5).
+    This is the sampling rule the released checkpoint's inference used (docs/released-behaviour.md,
+    Driving video).
     """
     if stride < 1:
         raise MimicMotionError(f"stride must be at least 1, got {stride}")

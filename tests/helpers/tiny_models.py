@@ -50,7 +50,7 @@ TINY_CLIP = dict(
     patch_size=32,
     projection_dim=32,
 )
-# The scheduler configuration of the SVD-xt base (facts doc section 1).
+# The scheduler configuration of the SVD-xt base (its scheduler/scheduler_config.json).
 SVD_SCHEDULER = dict(
     beta_start=0.00085,
     beta_end=0.012,

@@ -1,4 +1,4 @@
-"""The DWPose path against the released code itself (facts doc sections 6 and 9).
+"""The DWPose path against the released code itself (docs/released-behaviour.md).
 
 Both run the same two small ONNX graphs, built here with the input and output names and shapes of the
 released checkpoint's detector and pose model, on real frames of ../shared/data; the keypoints must agree

@@ -57,8 +57,8 @@ def standing_sequence(
 
 
 # --------------------------------------------------------------------------------------------------
-# The pose picture written straight from the facts doc (section 6), the slow obvious way: a fresh
-# canvas, the whole canvas multiplied by 0.6 in floating point, then a bilinear resize.
+# The pose picture written straight from docs/released-behaviour.md (Pose picture), the slow obvious
+# way: a fresh canvas, the whole canvas multiplied by 0.6 in floating point, then a bilinear resize.
 
 LIMBS_1_BASED = [
     (2, 3), (2, 6), (3, 4), (4, 5), (6, 7), (7, 8), (2, 9), (9, 10), (10, 11),

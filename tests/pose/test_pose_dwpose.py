@@ -1,91 +1,34 @@
 """DWPose backend: pre/post-processing on known numbers, and the whole chain on tiny ONNX models whose
 outputs are chosen by the test (the real weights are 300 MB and not needed to check the arithmetic)."""
 
-import math
+
+import importlib.util
 
 import numpy as np
 import pytest
 
 from mimicmotion.cli import main
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.pose import get_backend, topdown
+from mimicmotion.pose import choose_backend, get_backend, topdown
 from mimicmotion.pose.dwpose import DETECTOR_FILE, POSE_FILE, wholebody_to_points
 
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
-
-def constant_model(path, input_shape, outputs):
-    """An ONNX model that ignores its image input and returns fixed arrays."""
-    nodes = [
-        helper.make_node(
-            "Constant", [], [name], value=numpy_helper.from_array(array.astype(np.float32), name + "_v")
-        )
-        for name, array in outputs.items()
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "fixed",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, input_shape)],
-        [
-            helper.make_tensor_value_info(name, TensorProto.FLOAT, array.shape)
-            for name, array in outputs.items()
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-
-
-# Image 1000 x 800; letterbox ratio = min(640 / 800, 640 / 1000) = 0.64.
-IMAGE_W, IMAGE_H, RATIO = 1000, 800, 0.64
-
-
-def anchor_row(stride, gx, gy):
-    """Row of YOLOX's 8400 outputs for grid cell (gx, gy) of the given stride."""
-    offset = {8: 0, 16: 80 * 80, 32: 80 * 80 + 40 * 40}[stride]
-    return offset + gy * (640 // stride) + gx
-
-
-def yolox_output():
-    out = np.zeros((1, 8400, 85), np.float32)
-
-    def put(stride, gx, gy, box_in_image, objectness, class_scores):
-        x0, y0, x1, y1 = (v * RATIO for v in box_in_image)  # in letterbox pixels
-        row = out[0, anchor_row(stride, gx, gy)]
-        row[0], row[1] = (x0 + x1) / 2 / stride - gx, (y0 + y1) / 2 / stride - gy
-        row[2], row[3] = math.log((x1 - x0) / stride), math.log((y1 - y0) / stride)
-        row[4] = objectness
-        row[5 : 5 + len(class_scores)] = class_scores
-
-    put(32, 8, 8, (300, 100, 500, 700), 0.9, [0.9])  # the dancer, score 0.81
-    put(16, 16, 16, (283.6, 84.4, 517.6, 740.6), 1.0, [0.7])  # same person, bigger, 0.7: removed by NMS
-    put(8, 70, 10, (900, 100, 930, 160), 1.0, [0.95])  # someone small far away
-    put(32, 2, 2, (0, 0, 900, 750), 1.0, [0.2])  # score 0.2: not a person
-    put(32, 15, 5, (600, 50, 990, 790), 0.9, [0.1, 0.9])  # a big object of class 1
-    return out
-
-
-# Pose model: peaks at known SimCC bins, score = min(peak_x, peak_y).
-BINS_X = 100 + 2 * np.arange(133)
-BINS_Y = 200 + 3 * np.arange(133)
-
-
-def simcc_outputs():
-    simcc_x = np.full((1, 133, 576), -0.5, np.float32)
-    simcc_y = np.full((1, 133, 768), -0.5, np.float32)
-    simcc_x[0, np.arange(133), BINS_X] = 0.8
-    simcc_y[0, np.arange(133), BINS_Y] = 0.6
-    simcc_x[0, 0, BINS_X[0]] = simcc_y[0, 0, BINS_Y[0]] = 1.3  # DWPose scores can exceed 1
-    simcc_x[0, 120], simcc_y[0, 120] = -1.0, -1.0  # no maximum above 0: absent
-    return {"simcc_x": simcc_x, "simcc_y": simcc_y}
+pytest.importorskip("onnx")
+from helpers.tiny_dwpose import (
+    BINS_X,
+    BINS_Y,
+    IMAGE_H,
+    IMAGE_W,
+    RATIO,
+    constant_model,
+    save_tiny_dwpose,
+    simcc_outputs,
+    yolox_output,
+)
 
 
 @pytest.fixture
 def tiny_dwpose(tmp_path):
-    constant_model(tmp_path / DETECTOR_FILE, [1, 3, 640, 640], {"output": yolox_output()})
-    constant_model(tmp_path / POSE_FILE, [1, 3, 384, 288], simcc_outputs())
-    return tmp_path
+    return save_tiny_dwpose(tmp_path)
 
 
 def expected_keypoints(box=(300, 100, 500, 700)):
@@ -103,7 +46,7 @@ def expected_keypoints(box=(300, 100, 500, 700)):
 
 
 def test_whole_chain_on_tiny_models(tiny_dwpose):
-    backend = get_backend("dwpose", model_dir=tiny_dwpose, device="cpu")
+    backend = get_backend("dwpose", dwpose_dir=tiny_dwpose, device="cpu")
     image = np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8)
     seq = backend.detect_image(image)
     assert (seq.width, seq.height) == (IMAGE_W, IMAGE_H)
@@ -132,7 +75,7 @@ def test_whole_chain_on_tiny_models(tiny_dwpose):
 def test_nobody_found_means_the_whole_image_is_the_box(tmp_path):
     constant_model(tmp_path / DETECTOR_FILE, [1, 3, 640, 640], {"output": np.zeros((1, 8400, 85))})
     constant_model(tmp_path / POSE_FILE, [1, 3, 384, 288], simcc_outputs())
-    backend = get_backend("dwpose", model_dir=tmp_path, device="cpu")
+    backend = get_backend("dwpose", dwpose_dir=tmp_path, device="cpu")
     seq = backend.detect_image(np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8))
     assert seq.people_count().tolist() == [1]
     expected = expected_keypoints((0, 0, IMAGE_W, IMAGE_H)) / (IMAGE_W, IMAGE_H)
@@ -141,7 +84,7 @@ def test_nobody_found_means_the_whole_image_is_the_box(tmp_path):
 
 
 def test_video_mode_gives_one_entry_per_frame(tiny_dwpose):
-    backend = get_backend("dwpose", model_dir=tiny_dwpose, device="cpu")
+    backend = get_backend("dwpose", dwpose_dir=tiny_dwpose, device="cpu")
     frames = (np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8) for _ in range(3))
     seq = backend.detect_video(frames, fps=30.0, frame_indices=[0, 2, 4])
     assert len(seq) == 3 and seq.has_person().all() and seq.frame_indices.tolist() == [0, 2, 4]
@@ -219,7 +162,7 @@ def test_neck_needs_both_shoulders_for_its_score_and_keeps_its_position():
 def test_missing_weights_in_a_folder_name_the_files(tmp_path):
     (tmp_path / DETECTOR_FILE).write_bytes(b"")
     with pytest.raises(MimicMotionError, match=POSE_FILE):
-        get_backend("dwpose", model_dir=tmp_path)
+        get_backend("dwpose", dwpose_dir=tmp_path)
 
 
 @pytest.fixture
@@ -246,3 +189,41 @@ def test_missing_weights_through_the_cli(offline_empty_hub, tmp_path, capsys):
     code = main(["pose", "--driving", str(video), "--out", str(tmp_path / "p.npz"), "--backend", "dwpose"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and DETECTOR_FILE in err
+
+
+# -------------------------------------------------------------------------------------- the auto choice
+
+
+def test_auto_takes_dwpose_when_its_files_are_at_hand(tiny_dwpose, monkeypatch):
+    assert choose_backend("auto", tiny_dwpose)[0] == "dwpose"
+    monkeypatch.setenv("MIMICMOTION_DWPOSE_DIR", str(tiny_dwpose))
+    name, line = choose_backend("auto")
+    assert name == "dwpose" and "dwpose" in line
+    assert get_backend("auto").name == "dwpose"
+
+
+def test_auto_falls_back_to_mediapipe_and_says_why(offline_empty_hub):
+    pytest.importorskip("mediapipe")
+    name, line = choose_backend("auto")
+    assert name == "mediapipe"
+    assert "DWPose" in line and "mimicmotion download" in line and "offline" in line
+    assert "\n" not in line
+
+
+def test_auto_without_any_detector_says_what_to_install_or_download(offline_empty_hub, monkeypatch):
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name == "mediapipe" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(MimicMotionError) as error:
+        choose_backend("auto")
+    assert "mimicmotion download" in str(error.value) and "mimicmotion[mediapipe]" in str(error.value)
+
+
+def test_named_detectors_are_taken_as_named(tiny_dwpose):
+    assert choose_backend("mediapipe", tiny_dwpose)[0] == "mediapipe"
+    assert choose_backend("dwpose", tiny_dwpose)[0] == "dwpose"
+    with pytest.raises(MimicMotionError, match="unknown pose backend"):
+        choose_backend("openpose")

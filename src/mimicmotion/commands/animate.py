@@ -37,7 +37,13 @@ OPTIONS = [
     ("--fps", "fps", float, "frame rate of the output video"),
     ("--dtype", "dtype", str, "auto (fp16 on CUDA, fp32 on CPU), fp32, fp16 or bf16"),
     ("--device", "device", str, "auto, cpu, cuda or cuda:N"),
-    ("--pose-backend", "pose_backend", str, "keypoint detector: mediapipe (offline) or dwpose"),
+    (
+        "--pose-backend",
+        "pose_backend",
+        str,
+        "keypoint detector: auto (dwpose when its weights are at hand, else mediapipe), dwpose or mediapipe",
+    ),
+    ("--dwpose-dir", "dwpose_dir", Path, "folder with yolox_l.onnx and dw-ll_ucoco_384.onnx"),
     ("--retarget", "retarget", str, "fit of the driving skeleton to the reference: none, linear or limbs"),
     ("--pose-style", "pose_style", str, "pose picture: released, confidence or threshold"),
 ]

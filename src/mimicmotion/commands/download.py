@@ -10,10 +10,10 @@ from mimicmotion.config import DEFAULT_BASE, DEFAULT_CHECKPOINT
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "download",
-        help="prefetch the base model, the MimicMotion checkpoint and optionally DWPose",
+        help="prefetch the base model, the MimicMotion checkpoint and DWPose",
         description="Download the files that `animate` reads into the Hugging Face cache (HF_HOME), "
-        "so later runs work offline. Only the base-model files actually used are fetched "
-        "(configs, fp16 VAE and image encoder; the unet weights come from the checkpoint).",
+        "so later runs work offline: the base model (only the files actually used: configs, fp16 VAE and "
+        "image encoder; the unet weights come from the checkpoint), the checkpoint and DWPose.",
     )
     parser.add_argument(
         "--base-model", default=DEFAULT_BASE, help="hub id of the SVD base (default: %(default)s)"
@@ -24,8 +24,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="hub file owner/repo/file of the checkpoint (default: %(default)s)",
     )
     parser.add_argument(
-        "--dwpose", action="store_true", help="also fetch the DWPose ONNX models (yzd-v/DWPose)"
+        "--no-dwpose",
+        dest="dwpose",
+        action="store_false",
+        help="skip the DWPose ONNX models (yzd-v/DWPose, the pose detector the checkpoint was trained with)",
     )
+    # fetched by default now; the old opt-in spelling still works
+    parser.add_argument("--dwpose", dest="dwpose", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--with-unet",
         action="store_true",

@@ -26,7 +26,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ref", metavar="IMAGE", help="reference image to retarget the poses to")
     parser.add_argument("--out", required=True, metavar="POSES.npz", help="pose file to write")
     parser.add_argument("--render", metavar="POSE.mp4", help="also write the pose pictures as a video")
-    parser.add_argument("--backend", default="mediapipe", help="mediapipe (default, offline) or dwpose")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        help="auto (default: dwpose when its weights are at hand, else mediapipe), dwpose or mediapipe",
+    )
     parser.add_argument(
         "--dwpose-dir",
         metavar="DIR",
@@ -82,7 +86,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mimicmotion.pose import extract_poses, get_backend, retargeted_poses, smooth, write_pose_video
+    from mimicmotion.pose import (
+        choose_backend,
+        extract_poses,
+        get_backend,
+        retargeted_poses,
+        smooth,
+        write_pose_video,
+    )
     from mimicmotion.pose.reference import scaled_size, target_size
     from mimicmotion.video import atomic_output, check_writable, driving_frame_step, probe_video
 
@@ -93,9 +104,10 @@ def _run(args: argparse.Namespace) -> int:
         if output is not None:
             check_writable(output)
     progress = not args.quiet
-    options = {"model_dir": args.dwpose_dir} if args.backend == "dwpose" and args.dwpose_dir else {}
-
-    with get_backend(args.backend, **options) as backend:
+    detector, why = choose_backend(args.backend, args.dwpose_dir)
+    with get_backend(detector, args.dwpose_dir) as backend:
+        if not args.quiet:
+            print(why)
         if args.ref:
             _, seq = retargeted_poses(
                 args.ref, args.driving, args.resolution, backend, args.retarget,

@@ -23,7 +23,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=min(4, os.cpu_count() or 1), metavar="N",
         help="videos prepared in parallel (default: min(4, CPU cores))",
     )  # fmt: skip
-    parser.add_argument("--backend", default="mediapipe", help="pose detector: mediapipe (default) or dwpose")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        help="pose detector: auto (default: dwpose when its weights are at hand, else mediapipe), dwpose "
+        "or mediapipe",
+    )
     parser.add_argument(
         "--hand-threshold", type=float, default=0.3, metavar="C",
         help="hand boxes are recorded for hands whose 21 confidences all exceed C (default 0.3)",

@@ -6,7 +6,7 @@ Data flow: video -> `extract_poses` (backend: MediaPipe or DWPose) -> `PoseSeque
 and driving video. Heavy libraries (MediaPipe, onnxruntime, torch) are imported only when used.
 """
 
-from mimicmotion.pose.backends import BACKENDS, PoseBackend, get_backend
+from mimicmotion.pose.backends import BACKENDS, PoseBackend, choose_backend, get_backend
 from mimicmotion.pose.build import build_pose_frames, reference_first, reference_pose, retargeted_poses
 from mimicmotion.pose.extract import detect_poses, extract_poses
 from mimicmotion.pose.fill import FillReport, fill_gaps
@@ -29,6 +29,7 @@ __all__ = [
     "PoseRenderer",
     "PoseSequence",
     "build_pose_frames",
+    "choose_backend",
     "detect_poses",
     "extract_poses",
     "fill_gaps",

@@ -11,6 +11,8 @@ module is cheap.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -19,7 +21,8 @@ import numpy as np
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose.types import ALL_POINTS, REFERENCE_FRAME_INDEX, PoseSequence, absent_points
 
-BACKENDS = ("mediapipe", "dwpose")
+BACKENDS = ("auto", "dwpose", "mediapipe")
+DEFAULT_BACKEND = "auto"
 DEFAULT_FPS = 24.0  # for frames given without a frame rate
 
 
@@ -114,17 +117,51 @@ def poses_to_sequence(
     return PoseSequence.from_points(points, width, height, fps, np.asarray(frame_indices, np.int64), others)
 
 
-def get_backend(name: str, **options: Any) -> PoseBackend:
-    """A keypoint detector by name: ``mediapipe`` (default, offline) or ``dwpose`` (the released one).
+def choose_backend(
+    name: str = DEFAULT_BACKEND, dwpose_dir: str | os.PathLike | None = None
+) -> tuple[str, str]:
+    """The detector `name` stands for, and one line saying which detector runs and why.
 
-    Options go to the backend: mediapipe takes `max_side`; dwpose takes `model_dir`, `device`.
+    "auto" is DWPose, the detector whose pictures the released checkpoint was trained on, when its two
+    ONNX files are in `dwpose_dir` / $MIMICMOTION_DWPOSE_DIR, in the Hugging Face cache, or can be
+    downloaded now; otherwise MediaPipe (offline), when it is installed.
     """
+    if name not in BACKENDS:
+        raise MimicMotionError(f"unknown pose backend {name!r} (choose one of: {', '.join(BACKENDS)})")
+    if name != "auto":
+        return name, f"pose detector: {name}"
+    from mimicmotion.pose.dwpose import DWPoseWeightsMissing, resolve_weights
+
+    try:
+        resolve_weights(dwpose_dir)
+    except DWPoseWeightsMissing as missing:
+        if importlib.util.find_spec("mediapipe") is None:
+            raise MimicMotionError(
+                f"no pose detector available: DWPose's weights are not at hand ({missing.reason}) and "
+                "MediaPipe is not installed; run `mimicmotion download` once online (DWPose, recommended) "
+                "or install MediaPipe (pip install 'mimicmotion[mediapipe]')"
+            ) from None
+        return "mediapipe", (
+            f"pose detector: mediapipe, as DWPose's weights are not at hand ({missing.reason}); the "
+            "checkpoint was trained on DWPose pictures, so poses from `mimicmotion download` (once, online) "
+            "match it better"
+        )
+    return "dwpose", "pose detector: dwpose (the one the released checkpoint was trained with)"
+
+
+def get_backend(
+    name: str = DEFAULT_BACKEND, dwpose_dir: str | os.PathLike | None = None, **options: Any
+) -> PoseBackend:
+    """A keypoint detector by name: ``auto`` (see `choose_backend`), ``dwpose`` or ``mediapipe``.
+
+    `dwpose_dir` is where DWPose's ONNX files are (default: $MIMICMOTION_DWPOSE_DIR, else the Hugging
+    Face cache). Other options go to the backend: mediapipe takes `max_side`, `workers`; dwpose `device`.
+    """
+    name, _ = choose_backend(name, dwpose_dir)
     if name == "mediapipe":
         from mimicmotion.pose.mediapipe_backend import MediaPipeBackend
 
         return MediaPipeBackend(**options)
-    if name == "dwpose":
-        from mimicmotion.pose.dwpose import DWPoseBackend
+    from mimicmotion.pose.dwpose import DWPoseBackend
 
-        return DWPoseBackend(**options)
-    raise MimicMotionError(f"unknown pose backend {name!r} (choose one of: {', '.join(BACKENDS)})")
+    return DWPoseBackend(model_dir=dwpose_dir, **options)

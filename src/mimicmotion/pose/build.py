@@ -1,7 +1,7 @@
 """From (reference image, driving video, settings) to the pose frames the diffusion pipeline takes.
 
 Pose frame 0 is the reference image's own pose; frames 1.. are the driving poses moved into the
-reference frame (facts doc sections 3 and 5). Everything is in the prepared reference's coordinates.
+reference frame (docs/released-behaviour.md). Everything is in the prepared reference's coordinates.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.pose.backends import PoseBackend, get_backend
+from mimicmotion.pose.backends import DEFAULT_BACKEND, PoseBackend, get_backend
 from mimicmotion.pose.extract import DEFAULT_STRIDE, detect_poses
 from mimicmotion.pose.fill import fill_gaps
 from mimicmotion.pose.frames import PoseFrames, render_pose_frames
@@ -43,7 +43,7 @@ def retargeted_poses(
     reference_image: np.ndarray | str | os.PathLike,
     driving: PoseSequence | str | os.PathLike,
     resolution: int = DEFAULT_RESOLUTION,
-    backend: str | PoseBackend = "mediapipe",
+    backend: str | PoseBackend = DEFAULT_BACKEND,
     retarget: str = "linear",
     stride: int = DEFAULT_STRIDE,
     max_frames: int | None = None,
@@ -94,7 +94,7 @@ def build_pose_frames(
     reference_image: np.ndarray | str | os.PathLike,
     driving: PoseSequence | str | os.PathLike,
     resolution: int = DEFAULT_RESOLUTION,
-    backend: str | PoseBackend = "mediapipe",
+    backend: str | PoseBackend = DEFAULT_BACKEND,
     retarget: str = "linear",
     style: str = "released",
     stride: int = DEFAULT_STRIDE,
@@ -113,10 +113,11 @@ def build_pose_frames(
     - `reference_image`: RGB uint8 array or image path (named in errors). Raises MimicMotionError
       "no person found in the reference image <path>" when it shows no one.
     - `driving`: video file, image folder, pose `.npz` (driving coordinates) or `PoseSequence`.
-    - `resolution`: short side of the output (576 -> 576 x 1024); `backend`: "mediapipe" / "dwpose" or a
-      backend object (options such as `model_dir` go to `get_backend`); `retarget`: none / linear /
-      limbs; `style`: released / confidence / threshold; `stride`, `max_frames`: driving sampling;
-      `smooth`: one-euro smoothing of the driving keypoints; `directory`: where the temporary file goes.
+    - `resolution`: short side of the output (576 -> 576 x 1024); `backend`: "auto" / "dwpose" /
+      "mediapipe" or a backend object (options such as `dwpose_dir` go to `get_backend`); `retarget`:
+      none / linear / limbs; `style`: released / confidence / threshold; `stride`, `max_frames`: driving
+      sampling; `smooth`: one-euro smoothing of the driving keypoints; `directory`: where the temporary
+      file goes.
     """
     check_style(style)
     prepared, seq = retargeted_poses(

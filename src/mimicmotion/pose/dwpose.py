@@ -2,17 +2,18 @@
 
 Both models are ONNX files of the Hugging Face repo yzd-v/DWPose run with onnxruntime (CUDA when it is
 available, else CPU). They are taken from a local folder (`model_dir`, or the environment variable
-MIMICMOTION_DWPOSE_DIR) or downloaded once into the Hugging Face cache.
+MIMICMOTION_DWPOSE_DIR) or downloaded once into the Hugging Face cache. Everything follows the released
+wrapper (docs/released-behaviour.md, DWPose path).
 
 Every person the detector boxes is kept, in its order (best score first: person 0 is the main person),
-and when it boxes nobody the pose model runs on the whole image as one box (facts doc section 9), so a
-frame always holds at least one person.
+and when it boxes nobody the pose model runs on the whole image as one box, so a frame always holds at
+least one person.
 
-The 133 COCO-WholeBody points become the PoseSequence layout as the released code did (facts doc
-section 6): body reordered to OpenPose-18 with the neck = mean of the shoulders (in pixels), its score 1
-when both shoulder scores are > 0.3 and 0 otherwise; face = points 23..90, left hand = 91..111, right
-hand = 112..132. Nothing is dropped: every point keeps its position and its raw score (<= 0 where the
-model found no maximum, above 1 at times), in float64 like the released keypoints.
+The 133 COCO-WholeBody points become the PoseSequence layout as the released code did: body reordered to
+OpenPose-18 with the neck = mean of the shoulders (in pixels), its score 1 when both shoulder scores are > 0.3
+and 0 otherwise; face = points 23..90, left hand = 91..111, right hand = 112..132. Nothing is dropped: every
+point keeps its position and its raw score (<= 0 where the model found no maximum, above 1 at times), in
+float64 like the released keypoints.
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ def wholebody_to_points(keypoints: np.ndarray, scores: np.ndarray, width: int, h
     return points
 
 
+class DWPoseWeightsMissing(MimicMotionError):
+    """The two ONNX files are neither in the given folder, nor in the cache, nor downloadable now."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # a few words: why they are not at hand
+
+
 def resolve_weights(model_dir: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """Paths of (detector, pose model): from `model_dir` / $MIMICMOTION_DWPOSE_DIR, else the hub."""
     folder = model_dir or os.environ.get(ENV_DIR)
@@ -71,10 +80,11 @@ def resolve_weights(model_dir: str | os.PathLike | None = None) -> tuple[Path, P
         folder = Path(folder)
         missing = [name for name in (DETECTOR_FILE, POSE_FILE) if not (folder / name).is_file()]
         if missing:
-            raise MimicMotionError(
+            raise DWPoseWeightsMissing(
                 f"DWPose weights missing in {folder}: {', '.join(missing)} not found; download them from "
                 f"the Hugging Face repo {REPO_ID} into that folder, or leave out the folder to download "
-                "them automatically when online"
+                "them automatically when online",
+                reason=f"{', '.join(missing)} not in {folder}",
             )
         return folder / DETECTOR_FILE, folder / POSE_FILE
     return _from_hub()
@@ -98,11 +108,12 @@ def _from_hub() -> tuple[Path, Path]:
         except Exception as error:  # network or hub error: all mean "no weights here"
             text = str(error).splitlines()[0] if str(error) else ""
             reason = f"{type(error).__name__}: {text}"
-    raise MimicMotionError(
+    raise DWPoseWeightsMissing(
         f"DWPose weights not available ({reason}): the dwpose backend needs {DETECTOR_FILE} and "
-        f"{POSE_FILE} from the Hugging Face repo {REPO_ID}; either run once online so they are downloaded, "
-        f"or download them into a folder and pass it with --dwpose-dir (model_dir= in Python, or "
-        f"${ENV_DIR})"
+        f"{POSE_FILE} from the Hugging Face repo {REPO_ID}; either run `mimicmotion download` once online, "
+        f"or download them into a folder and pass it with --dwpose-dir (dwpose_dir= in Python, or "
+        f"${ENV_DIR})",
+        reason=f"not in the Hugging Face cache, and {reason}",
     )
 
 
@@ -124,15 +135,10 @@ class DWPoseBackend(PoseBackend):
 
     name = "dwpose"
 
-    def __init__(
-        self,
-        model_dir: str | os.PathLike | None = None,
-        device: str = "auto",
-        dwpose_dir: str | os.PathLike | None = None,
-    ) -> None:
+    def __init__(self, model_dir: str | os.PathLike | None = None, device: str = "auto") -> None:
         if device not in ("auto", "cuda", "cpu"):
             raise MimicMotionError(f"unknown device {device!r} for the dwpose backend (auto, cuda or cpu)")
-        self.detector_path, self.pose_path = resolve_weights(model_dir or dwpose_dir)
+        self.detector_path, self.pose_path = resolve_weights(model_dir)
         self.device = device
         self._detector: Any = None
         self._pose: Any = None

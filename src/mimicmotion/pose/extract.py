@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.pose.backends import PoseBackend, get_backend, poses_to_sequence
+from mimicmotion.pose.backends import DEFAULT_BACKEND, PoseBackend, get_backend, poses_to_sequence
 from mimicmotion.pose.fill import fill_gaps
 from mimicmotion.pose.prefetch import prefetch
 from mimicmotion.pose.quiet import live_stderr
@@ -32,7 +32,7 @@ _PREFETCH = 4  # decoded frames waiting for the detector at most
 
 def detect_poses(
     video_path: str | os.PathLike,
-    backend: str | PoseBackend = "mediapipe",
+    backend: str | PoseBackend = DEFAULT_BACKEND,
     stride: int = DEFAULT_STRIDE,
     max_frames: int | None = None,
     progress: bool = True,
@@ -113,7 +113,7 @@ def _segments(total: int, parts: int) -> list[tuple[int, int]]:
 
 def extract_poses(
     video_path: str | os.PathLike,
-    backend: str | PoseBackend = "mediapipe",
+    backend: str | PoseBackend = DEFAULT_BACKEND,
     stride: int = DEFAULT_STRIDE,
     max_frames: int | None = None,
     progress: bool = True,

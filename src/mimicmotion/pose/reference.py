@@ -1,4 +1,7 @@
-"""Reference image preparation (facts doc section 5): target size, resize to cover, center crop."""
+"""Reference image preparation: target size, resize to cover, center crop.
+
+As the released program prepared it (docs/released-behaviour.md, Reference image).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pose picture: keypoints -> RGB image (facts doc section 6).
+"""The pose picture: keypoints -> RGB image (docs/released-behaviour.md, Pose picture).
 
 Everything is drawn on a black canvas s = 2160 / min(H, W) times the output size and then resized to
 H x W bilinearly, exactly as the released checkpoint's inputs were made. Colours are the final RGB

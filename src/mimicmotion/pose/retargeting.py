@@ -2,14 +2,15 @@
 
 Modes:
 - ``none``: coordinates are kept as they are (normalised), only the frame size becomes the reference's.
-- ``linear`` (default, the released fit, facts doc sections 5 and 9): one scale and offset for the whole
-  video, fitted by least squares so the driving body's vertical extent matches the reference's, on the
-  driving frames that hold exactly one person; it then moves every point of every person.
+- ``linear`` (default, the released fit, docs/released-behaviour.md, Retargeting): one scale and offset
+  for the whole video, fitted by least squares so the driving body's vertical extent matches the
+  reference's, on the driving frames that hold exactly one person; it then moves every point of every
+  person.
 - ``limbs``: every bone of the main person keeps its direction from the driving pose but takes the
   reference body's length, walking the kinematic tree from the neck; the neck is placed by the linear
   fit, hands follow their wrist and the face its nose (both keep the linear scale), and bones the
-  reference does not show (confidence <= 0.3 at either end) keep the linearly scaled driving length.
-  The other people of a frame get the linear fit.
+  reference does not show (confidence <= 0.3 at either end) keep the linearly scaled driving length. The
+  other people of a frame get the linear fit.
 
 Lengths and directions are measured in pixels: normalised x and y are divided by different sizes.
 The linear fit is isotropic in pixels (its x scale is derived from its y scale and the two aspect

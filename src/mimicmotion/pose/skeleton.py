@@ -1,4 +1,7 @@
-"""The OpenPose-18 body, the 21-point hand and how their points connect (facts doc section 6)."""
+"""The OpenPose-18 body, the 21-point hand and how their points connect.
+
+See docs/released-behaviour.md, Pose picture.
+"""
 
 from __future__ import annotations
 

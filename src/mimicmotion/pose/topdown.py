@@ -1,8 +1,8 @@
 """Top-down whole-body pose estimation around ONNX models: YOLOX person boxes, RTMPose/SimCC keypoints.
 
 Pure numpy/OpenCV pre- and post-processing, the standard one of YOLOX and RTMPose, with the numerics of
-the released MimicMotion DWPose wrapper (facts doc section 9), so that the same ONNX files give the same
-keypoints to the last bit:
+the released MimicMotion DWPose wrapper (docs/released-behaviour.md), so that the same ONNX files give
+the same keypoints to the last bit:
 - detection: the image letterboxed into 640 x 640 (scaled to fit, top-left, grey 114 padding), raw
   outputs (cx, cy, w, h, objectness, 80 class scores) per anchor on the stride 8/16/32 grids, decoded
   into float32 boxes; person score = objectness x class 0; greedy non-maximum suppression among scores

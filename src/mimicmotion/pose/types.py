@@ -1,9 +1,9 @@
 """`PoseSequence`: the keypoints of the people in each frame, the one interchange format of the pose tools.
 
-Layout (facts doc section 6): body = 18 OpenPose points, hands = (left, right) x 21 points (wrist, then
-4 per finger from thumb to little finger), face = 68 iBUG points. Every point is [x, y, confidence] with
-x divided by the frame width and y by the frame height, stored in float64: the pose picture truncates
-x * canvas width to whole pixels, and float32 would move some points by a pixel.
+Layout (docs/released-behaviour.md, Pose picture): body = 18 OpenPose points, hands = (left, right) x 21
+points (wrist, then 4 per finger from thumb to little finger), face = 68 iBUG points. Every point is [x, y,
+confidence] with x divided by the frame width and y by the frame height, stored in float64: the pose picture
+truncates x * canvas width to whole pixels, and float32 would move some points by a pixel.
 
 Each frame has a main person (`body`, `hands`, `face`: the first one the detector reports) and the other
 people the detector found (`others`), which the pose picture draws too, as the released code did.

@@ -15,6 +15,7 @@ not stored: training decodes them from the source video at the size it needs.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -40,7 +41,7 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class PrepareSettings:
-    backend: str = "mediapipe"
+    backend: str = "auto"
     hand_threshold: float = 0.3
     hand_padding: float = 0.2
     min_person_fraction: float = 0.5  # videos with a person in fewer frames are skipped
@@ -191,9 +192,13 @@ def prepare_data(
         raise MimicMotionError(
             f"min person fraction must be within [0, 1], got {settings.min_person_fraction}"
         )
-    from mimicmotion.pose import get_backend
+    from mimicmotion.pose import choose_backend, get_backend
 
-    get_backend(settings.backend).close()  # an unknown or uninstalled backend stops here, not per video
+    detector, why = choose_backend(settings.backend)
+    if progress:
+        print(why, flush=True)
+    settings = dataclasses.replace(settings, backend=detector)  # every video gets the same detector
+    get_backend(detector).close()  # an uninstalled backend or missing weights stop here, not per video
     (out / VIDEOS_FOLDER).mkdir(parents=True, exist_ok=True)
 
     report = PrepareReport()

@@ -85,7 +85,7 @@ def test_the_default_detector_is_dwpose_when_its_weights_are_at_hand(
 ):
     from helpers.tiny_dwpose import save_tiny_dwpose
 
-    from mimicmotion.pose_cache import cache_path
+    from mimicmotion.pose.cache import cache_path
 
     monkeypatch.setenv("MIMICMOTION_DWPOSE_DIR", str(save_tiny_dwpose(tmp_path / "dwpose")))
     gif = shared_data / "dance_576x1024_19f.gif"

@@ -10,8 +10,8 @@ import pytest
 from helpers.eval_media import random_frames, uniform_frames, write_frames, write_mp4
 
 from mimicmotion.cli import main
-from mimicmotion.eval.window_layout import save_window_layout
 from mimicmotion.video import iter_frames
+from mimicmotion.windows import save_window_layout
 
 FRAME_METRICS = ["--metrics", "psnr,ssim,temporal", "--no-progress"]
 

@@ -5,7 +5,7 @@ from helpers.eval_media import uniform_frames, write_frames, write_mp4
 from PIL import Image
 
 from mimicmotion.cli import main
-from mimicmotion.eval.window_layout import save_window_layout
+from mimicmotion.windows import save_window_layout
 
 
 def read_png(path):

@@ -9,7 +9,7 @@ from helpers.eval_media import uniform_frames
 
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.eval.temporal import boundary_flicker, frame_differences, temporal_summary
-from mimicmotion.eval.window_layout import (
+from mimicmotion.windows import (
     load_window_layout,
     make_window_layout,
     save_window_layout,

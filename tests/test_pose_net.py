@@ -52,14 +52,19 @@ def test_fresh_posenet_adds_nothing_and_output_is_latent_sized():
         assert torch.count_nonzero(conv.bias) == 0
 
 
-def test_output_is_projection_times_scale():
+def test_output_scales_with_scale_and_frames_are_independent():
     torch.manual_seed(0)
-    net = PoseNet(out_channels=8)
+    net = PoseNet(out_channels=8).eval()
     nn.init.normal_(net.final_proj.weight)
-    x = torch.randn(2, 3, 16, 16)
-    expected = net.final_proj(net.conv_layers(x)) * 2.0
-    assert torch.allclose(net(x), expected)
-    assert torch.allclose(net(x[None]), expected)  # (batch, frames, ...) is flattened
+    x = torch.randn(3, 3, 16, 16)
+    with torch.no_grad():
+        out = net(x)
+        net.scale.fill_(6.0)  # from 2 to 6: the output triples
+        assert torch.allclose(net(x), 3 * out, atol=1e-6)
+        net.scale.fill_(2.0)
+        assert torch.allclose(net(x[1:2]), out[1:2], atol=1e-6)  # a frame does not see the others
+        assert torch.equal(net(x[None]), out)  # (batch, frames, ...) is flattened
+    assert out.shape == (3, 8, 2, 2) and out.abs().max() > 0
 
 
 def test_hook_adds_features_to_conv_in_output_only_and_is_removed():

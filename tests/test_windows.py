@@ -18,26 +18,34 @@ def frame_coverage(windows):
     return Counter(frame for window in windows for frame in window)
 
 
-def released_layout(num_frames, n, c):
-    """The released rule, enumerated naively."""
-    windows, start = [], 0
-    while start <= num_frames - n:
-        windows.append([0] + [start + k for k in range(1, n)])
-        start += n - c
-    if windows[-1][-1] < num_frames - 1:
-        windows.append([0, *list(range(num_frames - n + 1, num_frames))])
-    return windows
+# Hand-worked layouts: starts 0, N - C, 2(N - C), ... while start <= F - N; one more window ending at F - 1
+# when the last regular one stops short.
+HAND_WORKED = [
+    # F, N, C, windows
+    (13, 8, 3, [[0, *range(1, 8)], [0, *range(6, 13)]]),
+    (20, 8, 2, [[0, *range(1, 8)], [0, *range(7, 14)], [0, *range(13, 20)]]),
+    (22, 8, 2, [[0, *range(1, 8)], [0, *range(7, 14)], [0, *range(13, 20)], [0, *range(15, 22)]]),
+    (100, 72, 6, [list(range(72)), [0, *range(29, 100)]]),
+    (6, 3, 2, [[0, 1, 2], [0, 2, 3], [0, 3, 4], [0, 4, 5]]),
+]
+
+
+@pytest.mark.parametrize("num_frames,n,c,expected", HAND_WORKED)
+def test_layout_of_hand_worked_cases(num_frames, n, c, expected):
+    assert plan_windows(num_frames, n, c) == expected
 
 
 @pytest.mark.parametrize("n,c", [(72, 6), (16, 4), (5, 2), (4, 1), (3, 2)])
-@pytest.mark.parametrize("num_frames", [None, 0, 1, 2, 7])
-def test_layout_matches_released_rule_and_covers_every_frame(n, c, num_frames):
-    # F from N to several windows, including lengths that force the extra last window.
-    for f in range(n, 3 * n + 5) if num_frames is None else [n + num_frames]:
+def test_layout_invariants(n, c):
+    for f in range(n, 3 * n + 5):
         windows = plan_windows(f, n, c)
-        assert windows == released_layout(f, n, c)
-        assert all(len(w) == n and w[0] == 0 for w in windows)
-        assert sorted(set(itertools.chain(*windows))) == list(range(f))
+        assert all(len(w) == n and w[0] == 0 and w[1:] == sorted(w[1:]) for w in windows)
+        assert sorted(set(itertools.chain(*windows))) == list(range(f))  # every frame, none twice a window
+        regular = [w for w in windows if (w[1] - 1) % (n - c) == 0]
+        assert regular[0][1] == 1
+        for a, b in itertools.pairwise(regular):  # adjacent windows share frame 0 and C - 1 driving frames
+            assert len(set(a) & set(b)) == c
+        assert windows[-1][-1] == f - 1
 
 
 def test_short_sequences_are_one_window():
@@ -64,11 +72,9 @@ def test_overlaps_that_skip_frames_or_triple_share_are_refused(n, c):
 def test_largest_allowed_overlap_shares_frames_between_pairs_only():
     for n in range(2, 20):
         c = (n + 1) // 2
-        windows = released_layout(4 * n, n, c)
-        regular = windows if windows[-1][1] - windows[-2][1] == n - c else windows[:-1]
-        for frame in range(1, 4 * n):
-            assert sum(frame in w for w in regular) <= 2
-        assert plan_windows(4 * n, n, c) == windows
+        windows = plan_windows(4 * n, n, c)
+        regular = [w for w in windows if (w[1] - 1) % (n - c) == 0]
+        assert max(frame_coverage(regular)[f] for f in range(1, 4 * n)) <= 2
 
 
 def test_bad_sizes_are_refused():
@@ -81,34 +87,53 @@ def test_bad_sizes_are_refused():
 
 
 def test_official_weights_are_the_released_triangle():
-    for n in (1, 2, 5, 16, 72):
-        expected = [min((p + 0.5) * 2 / n, 2 - (p + 0.5) * 2 / n) for p in range(n)]
-        assert triangular_weights(n).tolist() == pytest.approx(expected, rel=1e-5)  # float32
+    assert triangular_weights(4).tolist() == [0.25, 0.75, 0.75, 0.25]
+    assert triangular_weights(5).tolist() == pytest.approx([0.2, 0.6, 1.0, 0.6, 0.2])
+    assert triangular_weights(1).tolist() == [1.0]
+    for n in (2, 16, 72):
+        weights = triangular_weights(n)
+        assert torch.allclose(weights, weights.flip(0)) and weights.max() <= 1 and weights.min() > 0
 
 
-def test_progressive_weights_ramp_k_over_c_plus_one_within_each_pair():
-    windows = plan_windows(30, 10, 4)  # windows share frame 0 and 3 driving frames; the last more
-    coverage = frame_coverage(windows)
-    weights = fusion_weights(windows, "progressive")
-    for a, b in itertools.pairwise(windows):
-        shared = sorted(set(a[1:]) & set(b[1:]))
-        c = len(shared)
-        for k, frame in enumerate(shared, start=1):
-            if coverage[frame] > 2:  # the extra last window reaches into a third window
-                continue
-            wa = weights[windows.index(a)][a.index(frame)].item()
-            wb = weights[windows.index(b)][b.index(frame)].item()
-            assert wb == pytest.approx(k / (c + 1))
-            assert wa == pytest.approx(1 - k / (c + 1))
-    # frames owned by one window only keep weight 1
-    assert weights[0][1].item() == 1.0
+def test_official_weights_round_like_the_released_fp16_run():
+    # computed step by step in fp16, not computed in fp32 and rounded once
+    for n in (7, 72):
+        half = triangular_weights(n, torch.float16)
+        ramp = (torch.arange(n, dtype=torch.float16) + 0.5) * 2.0 / n
+        assert half.dtype == torch.float16 and torch.equal(half, torch.minimum(ramp, 2.0 - ramp))
+
+
+def test_progressive_weights_of_a_hand_worked_pair():
+    # F = 7, N = 5, C = 3: [0, 1, 2, 3, 4] and [0, 3, 4, 5, 6] share driving frames 3 and 4 (c = 2,
+    # lambda = 1/3): frame 3 takes 1/3 from the later window, frame 4 takes 2/3
+    windows = plan_windows(7, 5, 3)
+    assert windows == [[0, 1, 2, 3, 4], [0, 3, 4, 5, 6]]
+    earlier, later = fusion_weights(windows, "progressive", torch.float64)
+    assert earlier.tolist() == pytest.approx([1, 1, 1, 2 / 3, 1 / 3])
+    assert later.tolist() == pytest.approx([1, 1 / 3, 2 / 3, 1, 1])
+
+
+def test_progressive_weights_where_the_extra_last_window_reaches_a_third_window():
+    # F = 8 adds [0, 4, 5, 6, 7], which shares 4, 5, 6 with the second window (c = 3, lambda = 1/4), and
+    # frame 4 with the first: each pair's ramp multiplies into the windows' weights
+    windows = plan_windows(8, 5, 3)
+    assert windows == [[0, 1, 2, 3, 4], [0, 3, 4, 5, 6], [0, 4, 5, 6, 7]]
+    first, second, third = fusion_weights(windows, "progressive", torch.float64)
+    assert first.tolist() == pytest.approx([1, 1, 1, 2 / 3, 1 / 3])
+    assert second.tolist() == pytest.approx([1, 1 / 3, 2 / 3 * 3 / 4, 1 / 2, 1 / 4])
+    assert third.tolist() == pytest.approx([1, 1 / 4, 1 / 2, 3 / 4, 1])
 
 
 def fused_window_ids(windows, fusion, num_frames):
     """Fuse a fake prediction that is the window's own number everywhere."""
     weights = fusion_weights(windows, fusion)
     like = torch.zeros(1, num_frames, 1)
-    return fuse(lambda i, frames: torch.full((1, len(frames), 1), float(i)), windows, weights, like)[0, :, 0]
+    number = {tuple(window): i for i, window in enumerate(windows)}
+
+    def predict(frames):
+        return torch.full((1, len(frames), 1), float(number[tuple(frames)]))
+
+    return fuse(predict, windows, weights, like)[0, :, 0]
 
 
 def test_fuse_progressive_and_average_on_a_fake_prediction():
@@ -129,12 +154,23 @@ def test_fuse_progressive_and_average_on_a_fake_prediction():
     assert progressive[1].item() == 0.0
 
 
-def test_fusion_weights_sum_to_one_where_two_windows_meet():
+@pytest.mark.parametrize("num_frames,n,c", [(50, 9, 3), (30, 10, 4), (139, 72, 6), (44, 16, 8)])
+def test_fused_weights_of_every_frame_sum_to_one(num_frames, n, c):
+    """Every fusion is a convex blend: fusing a prediction of ones gives ones, whatever the coverage."""
+    windows = plan_windows(num_frames, n, c)
+    for fusion in ("official", "progressive", "average"):
+        weights = fusion_weights(windows, fusion, torch.float64)
+        like = torch.zeros(1, num_frames, dtype=torch.float64)
+        ones = fuse(lambda frames: torch.ones(1, len(frames), dtype=torch.float64), windows, weights, like)
+        assert torch.allclose(ones, torch.ones_like(like))
+
+
+def test_progressive_weights_of_two_windows_sum_to_one_before_normalising():
     windows = plan_windows(50, 9, 3)
     assert max(frame_coverage(windows)[f] for f in range(1, 50)) == 2
-    weights = fusion_weights(windows, "progressive")
+    weights = fusion_weights(windows, "progressive", torch.float64)
     total = torch.zeros(50, dtype=torch.float64)
-    for w, idx in zip(weights, windows, strict=False):
+    for w, idx in zip(weights, windows, strict=True):
         total[idx[1:]] += w[1:]
     assert torch.allclose(total[1:], torch.ones(49, dtype=torch.float64))
 

@@ -18,7 +18,6 @@ import torch
 
 from mimicmotion.config import AnimateSettings
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.eval.window_layout import save_window_layout, window_layout_path
 from mimicmotion.pose import (
     BACKENDS,
     choose_backend,
@@ -29,11 +28,11 @@ from mimicmotion.pose import (
     reference_pose,
     render_pose_frames,
 )
+from mimicmotion.pose.cache import cached_poses
 from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
-from mimicmotion.pose_cache import cached_poses
 from mimicmotion.video import check_writable, iter_frames, probe_video, read_image, video_writer
-from mimicmotion.windows import FUSIONS, plan_windows
+from mimicmotion.windows import FUSIONS, plan_windows, save_window_layout, window_layout_path
 
 RESOLUTION_MULTIPLE = 64
 DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")

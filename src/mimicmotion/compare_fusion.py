@@ -17,9 +17,8 @@ from mimicmotion.animate import animate
 from mimicmotion.config import AnimateSettings
 from mimicmotion.eval.report import format_number, format_table, json_ready
 from mimicmotion.eval.temporal import TemporalSummary, frame_differences, temporal_summary
-from mimicmotion.eval.window_layout import load_window_layout, window_layout_path
 from mimicmotion.video import atomic_output, iter_frames, make_folder
-from mimicmotion.windows import FUSIONS
+from mimicmotion.windows import FUSIONS, load_window_layout, window_layout_path
 
 
 def compare_fusion(

@@ -40,7 +40,7 @@ def denoise(
         predictions = 1 if guidance is None else 2
         like = model_input.new_zeros((predictions * batch, *latents.shape[1:]))
 
-        def predict(window_index: int, frames: list[int], model_input=model_input, t=t) -> torch.Tensor:
+        def predict(frames: list[int], model_input=model_input, t=t) -> torch.Tensor:
             prediction = denoiser(model_input[:, frames], t, frames)
             if on_window is not None:
                 on_window()

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from mimicmotion.pose import PoseSequence
+from mimicmotion.pose.types import ALL_POINTS, absent_points
 
 # A standing person in normalised coordinates of a portrait frame (OpenPose-18 order).
 STANDING = np.array(
@@ -35,7 +36,8 @@ STANDING = np.array(
 
 
 def absent_sequence(count: int, width: int = 576, height: int = 1024, fps: float = 24.0) -> PoseSequence:
-    return PoseSequence.empty(count, width, height, fps, np.arange(count) * 2)
+    points = absent_points(count, ALL_POINTS)
+    return PoseSequence.from_points(points, width, height, fps, np.arange(count) * 2)
 
 
 def standing_sequence(

@@ -10,6 +10,7 @@ import pytest
 from mimicmotion.cli import main
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose import choose_backend, get_backend, topdown
+from mimicmotion.pose.backends import poses_to_sequence
 from mimicmotion.pose.dwpose import DETECTOR_FILE, POSE_FILE, wholebody_to_points
 
 pytest.importorskip("onnx")
@@ -86,7 +87,8 @@ def test_nobody_found_means_the_whole_image_is_the_box(tmp_path):
 def test_video_mode_gives_one_entry_per_frame(tiny_dwpose):
     backend = get_backend("dwpose", dwpose_dir=tiny_dwpose, device="cpu")
     frames = (np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8) for _ in range(3))
-    seq = backend.detect_video(frames, fps=30.0, frame_indices=[0, 2, 4])
+    people = list(backend.detect_frames(frames, video=True))
+    seq = poses_to_sequence(people, IMAGE_W, IMAGE_H, fps=30.0, frame_indices=[0, 2, 4])
     assert len(seq) == 3 and seq.has_person().all() and seq.frame_indices.tolist() == [0, 2, 4]
     assert seq.people_count().tolist() == [2, 2, 2]
 

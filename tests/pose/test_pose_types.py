@@ -4,6 +4,7 @@ from pose_testing import absent_sequence, standing_sequence
 
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose import PoseSequence
+from mimicmotion.pose.types import ALL_POINTS, absent_points
 
 
 def with_others(seq: PoseSequence, count: int, seed: int = 1) -> PoseSequence:
@@ -90,7 +91,7 @@ def test_empty_concatenate_select_and_sample_rate():
     assert not empty.has_person().any()
     assert np.all(empty.body[..., :2] == -1) and np.all(empty.body[..., 2] == 0)
     assert empty.sample_fps == 12.0  # frame indices 0, 2, 4, 6 of a 24 fps video
-    still = PoseSequence.empty(1, 576, 1024, fps=0.0, frame_indices=[-1])
+    still = PoseSequence.from_points(absent_points(1, ALL_POINTS), 576, 1024, fps=0.0, frame_indices=[-1])
     assert PoseSequence.concatenate([still, empty]).fps == 24.0  # a still image has no frame rate
     joined = PoseSequence.concatenate([standing_sequence(1), empty])
     assert len(joined) == 5 and joined.has_person().tolist() == [True, False, False, False, False]

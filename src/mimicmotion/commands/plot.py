@@ -57,7 +57,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _layout(args: argparse.Namespace):
-    from mimicmotion.eval.window_layout import find_window_layout, load_window_layout
+    from mimicmotion.windows import find_window_layout, load_window_layout
 
     if args.no_windows:
         return None

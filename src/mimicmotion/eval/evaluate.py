@@ -29,8 +29,8 @@ from mimicmotion.eval.frames import SSIM_CHANNELS, psnr, ssim
 from mimicmotion.eval.pairing import VideoPair, pair_videos
 from mimicmotion.eval.prepare import prepare_pair
 from mimicmotion.eval.temporal import FrameDifferences, TemporalSummary, temporal_summary
-from mimicmotion.eval.window_layout import find_window_layout, window_layout_path
 from mimicmotion.video import iter_frames, probe_video
+from mimicmotion.windows import find_window_layout, window_layout_path
 
 Warn = Callable[[str], None]
 

@@ -22,8 +22,8 @@ from PIL import Image
 
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.eval.prepare import resize
-from mimicmotion.eval.window_layout import WindowLayout
 from mimicmotion.video import atomic_output, check_writable, iter_frames, probe_video
+from mimicmotion.windows import WindowLayout
 
 MARK = np.array([230, 30, 30], dtype=np.uint8)
 UNMARKED = np.array([40, 40, 40], dtype=np.uint8)

@@ -64,34 +64,6 @@ class PoseBackend:
         people = next(iter(self.detect_frames([image], video=False)))
         return poses_to_sequence([people], width, height, fps=0.0, frame_indices=[REFERENCE_FRAME_INDEX])
 
-    def detect_video(
-        self,
-        frames: Iterable[np.ndarray],
-        fps: float = DEFAULT_FPS,
-        frame_indices: Iterable[int] | None = None,
-        size: tuple[int, int] | None = None,
-    ) -> PoseSequence:
-        """Poses of consecutive RGB frames of one video (frames without a person: all points absent).
-
-        `fps`: the video's frame rate (default 24); `frame_indices`: source frame of each frame
-        (default 0, 1, 2, ...); `size` = (width, height) of the source video when the frames were
-        decoded smaller (default: the size of the first frame). Frames are consumed one at a time.
-        """
-        shapes: list[tuple[int, ...]] = []
-
-        def remember_size(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-            for frame in frames:  # frames stream through: never more than one held here
-                if not shapes:
-                    shapes.append(frame.shape)
-                yield frame
-
-        poses = list(self.detect_frames(remember_size(frames), video=True))
-        if not shapes:
-            raise MimicMotionError("no frames to detect poses in")
-        width, height = size or (shapes[0][1], shapes[0][0])
-        indices = list(frame_indices) if frame_indices is not None else list(range(len(poses)))
-        return poses_to_sequence(poses, width, height, fps, indices)
-
     def close(self) -> None:
         """Release models and threads; the backend can not be used afterwards."""
 

@@ -109,15 +109,6 @@ class PoseSequence:
     # Building and combining
 
     @classmethod
-    def empty(
-        cls, count: int, width: int, height: int, fps: float, frame_indices: np.ndarray | None = None
-    ) -> PoseSequence:
-        """A sequence of `count` frames in which every point is absent."""
-        points = absent_points(count, ALL_POINTS)
-        indices = np.arange(count) if frame_indices is None else frame_indices
-        return cls.from_points(points, width, height, fps, indices)
-
-    @classmethod
     def from_points(
         cls,
         points: np.ndarray,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.pose import PoseSequence
+from mimicmotion.pose.types import PoseSequence
 from mimicmotion.video import atomic_output
 
 CACHE_VERSION = 2  # 2: every person of a frame, float64, DWPose points no longer dropped

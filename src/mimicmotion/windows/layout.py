@@ -1,4 +1,7 @@
-"""The window layout of a generation, saved beside its video as a small JSON file.
+"""Which frames each denoising window holds, and that layout saved beside a video as a small JSON file.
+
+Frame 0 of the sequence is the reference image itself and belongs to every window, so each window sees
+the reference next to N - 1 consecutive driving frames (`plan_windows`, the released layout).
 
 A long video is denoised in overlapping windows; where the set of windows that covers a frame
 changes, seams can appear (the paper's Fig. 9). The temporal metrics need to know where those
@@ -32,11 +35,42 @@ from typing import Any
 import numpy as np
 
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.video import atomic_output
 
 FORMAT = "mimicmotion.windows"
 VERSION = 1
 SUFFIX = ".windows.json"
+
+
+def plan_windows(num_frames: int, tile_size: int, tile_overlap: int) -> list[list[int]]:
+    """Frame indices of every window, in the layout of the released sampler.
+
+    Window starts are i = 0, N - C, 2(N - C), ... while i <= F - N; the window at i covers
+    [0, i + 1, ..., i + N - 1], so adjacent windows share frame 0 and C - 1 driving frames. When
+    the last window stops short of frame F - 1, one more window [0, F - N + 1, ..., F - 1] is added;
+    it may share more than C frames with its neighbour. With F <= N there is a single window.
+    """
+    if num_frames < 1:
+        raise MimicMotionError(f"need at least one frame, got {num_frames}")
+    if tile_size < 2:
+        raise MimicMotionError(
+            f"tile_size must be at least 2 (the reference frame plus one driving frame), got {tile_size}"
+        )
+    # The overlap counts the shared reference frame 0: C = 1 means windows share no driving frame,
+    # C = 0 would skip one driving frame between windows.
+    max_overlap = (tile_size + 1) // 2
+    if not 1 <= tile_overlap <= max_overlap:
+        raise MimicMotionError(
+            f"tile_overlap must be between 1 and {max_overlap} for tile_size {tile_size}, got "
+            f"{tile_overlap}: a larger overlap makes three windows share a frame, a smaller one skips "
+            "frames (the overlap counts the reference frame 0 that every window shares)"
+        )
+    if num_frames <= tile_size:
+        return [list(range(num_frames))]
+    step = tile_size - tile_overlap
+    windows = [[0, *range(i + 1, i + tile_size)] for i in range(0, num_frames - tile_size + 1, step)]
+    if windows[-1][-1] < num_frames - 1:
+        windows.append([0, *range(num_frames - tile_size + 1, num_frames)])
+    return windows
 
 
 @dataclass(frozen=True)
@@ -52,10 +86,6 @@ class WindowLayout:
     def num_video_frames(self) -> int:
         """Frames in the written video."""
         return self.num_frames - 1 if self.dropped_first_frame else self.num_frames
-
-    def coverage(self, frame: int) -> frozenset[int]:
-        """Indices of the windows that contain generated frame `frame`."""
-        return frozenset(index for index, window in enumerate(self.windows) if frame in window)
 
     def boundary_transitions(self, num_video_frames: int | None = None) -> np.ndarray:
         """Boolean mask over the video's transitions t -> t+1 (length num_video_frames - 1).
@@ -125,6 +155,8 @@ def save_window_layout(
         "dropped_first_frame": layout.dropped_first_frame,
         **layout.extra,
     }
+    from mimicmotion.video import atomic_output  # PyAV; the window plan itself needs none of it
+
     with atomic_output(path) as temp:
         temp.write_text(json.dumps(document) + "\n", encoding="utf-8")  # one line: windows are long
     return Path(path)

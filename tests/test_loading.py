@@ -2,14 +2,23 @@
 
 import pickle
 import shutil
+import socket
 
 import pytest
 import torch
+from helpers.hub_cache import cache_file
 from helpers.tiny_models import checkpoint_state, save_checkpoint, save_tiny_base, tiny_pose_net, tiny_unet
 
 from mimicmotion import MimicMotionPipeline
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.loading import read_state_dict, resolve_base, resolve_checkpoint
+from mimicmotion.loading import (
+    WeightsUnavailable,
+    hub_file,
+    is_offline,
+    read_state_dict,
+    resolve_base,
+    resolve_checkpoint,
+)
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +181,55 @@ def test_missing_config_files_are_named(tiny_weights, tmp_path, config):
     (copy / config).unlink()
     with pytest.raises(MimicMotionError, match=config.split("/")[0].replace("_", " ")):
         MimicMotionPipeline.from_pretrained(copy, checkpoint=ckpt)
+
+
+@pytest.fixture
+def empty_hub_cache(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    return tmp_path / "hub"
+
+
+def test_hub_files_come_from_the_cache_without_the_network(empty_hub_cache, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    cached = cache_file(empty_hub_cache, "owner/repo", "weights.onnx", b"tiny")
+    assert hub_file("owner/repo", "weights.onnx").read_bytes() == b"tiny"
+    assert hub_file("owner/repo", "weights.onnx").resolve() == cached.resolve()
+
+
+def test_missing_hub_files_say_why_offline_or_unreachable(empty_hub_cache, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(WeightsUnavailable) as error:
+        hub_file("owner/repo", "weights.onnx")
+    assert error.value.reason == "offline mode (HF_HUB_OFFLINE)"
+    assert "owner/repo/weights.onnx" in str(error.value)
+
+    # online, but the hub does not answer: a quick connection check instead of half a minute of retries
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    for name in ("HF_HUB_OFFLINE", "MIMICMOTION_OFFLINE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("all_proxy", raising=False)
+
+    def refuse(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    with pytest.raises(WeightsUnavailable) as error:
+        hub_file("owner/repo", "weights.onnx")
+    assert error.value.reason.startswith("cannot reach") and "network is unreachable" in error.value.reason
+
+
+def test_mimicmotion_offline_switch_turns_downloads_off(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("MIMICMOTION_OFFLINE", "0")
+    assert not is_offline()
+    monkeypatch.setenv("MIMICMOTION_OFFLINE", "1")
+    assert is_offline()

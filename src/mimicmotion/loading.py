@@ -11,6 +11,8 @@ their random initialisation.
 from __future__ import annotations
 
 import os
+import socket
+import urllib.parse
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,7 +34,76 @@ _SHOWN_KEYS = 8
 def is_hub_id(reference: str | os.PathLike) -> bool:
     """True for "owner/name" (maybe followed by a path in the repository) that is not a local path."""
     text = str(reference)
-    return not Path(text).exists() and text.count("/") >= 1 and not text.startswith(("/", ".", "~"))
+    return (
+        not Path(text).exists()
+        and text.count("/") >= 1
+        and not text.startswith(("/", ".", "~"))
+        and all(text.split("/"))
+    )
+
+
+class WeightsUnavailable(MimicMotionError):
+    """Weights that are neither on disk nor downloadable now; `reason` says why in a few words."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def is_offline() -> bool:
+    """Whether downloads are off: HF_HUB_OFFLINE (the Hugging Face switch) or MIMICMOTION_OFFLINE."""
+    from huggingface_hub import constants
+
+    switches = [os.environ.get(name, "") for name in ("HF_HUB_OFFLINE", "MIMICMOTION_OFFLINE")]
+    return bool(constants.HF_HUB_OFFLINE) or any(
+        value.strip().lower() in ("1", "true", "yes", "on") for value in switches
+    )
+
+
+def _unreachable() -> str | None:
+    """Why the hub cannot be reached now, or None if it can: offline mode, or a quick TCP check instead of
+    the hub client's retries, which take half a minute when there is no network (skipped behind a proxy)."""
+    if is_offline():
+        return "offline mode (HF_HUB_OFFLINE)"
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    from huggingface_hub import constants
+
+    url = urllib.parse.urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=5):
+            return None
+    except OSError as error:
+        return f"cannot reach {url.hostname}: {error}"
+
+
+def hub_download(fetch, what: str):
+    """`fetch(local_files_only)`: a huggingface_hub download call. The cache first, then the network.
+
+    Raises WeightsUnavailable when `what` is neither cached nor downloadable now, with the reason.
+    """
+    try:
+        return fetch(True)
+    except Exception:  # not cached (or the cache is unreadable): try the network
+        pass
+    reason = _unreachable()
+    if reason is None:
+        try:
+            return fetch(False)
+        except Exception as error:  # hub and network errors come in many types; all mean "not here"
+            text = str(error).strip()
+            reason = f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+    raise WeightsUnavailable(f"cannot get {what}: not in the Hugging Face cache, and {reason}", reason)
+
+
+def hub_file(repo_id: str, filename: str) -> Path:
+    """A file of a Hugging Face repository, from the cache or downloaded (see `hub_download`)."""
+    from huggingface_hub import hf_hub_download
+
+    def fetch(local_files_only: bool) -> Path:
+        return Path(hf_hub_download(repo_id, filename, local_files_only=local_files_only))
+
+    return hub_download(fetch, f"{repo_id}/{filename}")
 
 
 def base_file_patterns(with_unet_weights: bool) -> list[str]:
@@ -52,13 +123,12 @@ def base_file_patterns(with_unet_weights: bool) -> list[str]:
     return patterns
 
 
-def _hub_failure(what: str, error: Exception) -> MimicMotionError:
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-    reason = "offline mode (HF_HUB_OFFLINE) is on and they are not in the cache" if offline else str(error)
-    return MimicMotionError(
-        f"cannot get {what}: {reason}. Either download them where there is internet "
-        "(`mimicmotion download`, then copy the Hugging Face cache, ~/.cache/huggingface, here), or pass "
-        "local paths (--base-model FOLDER in diffusers layout, --checkpoint FILE)"
+def _model_unavailable(missing: WeightsUnavailable) -> WeightsUnavailable:
+    return WeightsUnavailable(
+        f"{missing}. Either download them where there is internet (`mimicmotion download`, then copy the "
+        "Hugging Face cache, ~/.cache/huggingface, here), or pass local paths (--base-model FOLDER in "
+        "diffusers layout, --checkpoint FILE)",
+        missing.reason,
     )
 
 
@@ -68,24 +138,31 @@ def resolve_base(base: str | os.PathLike, with_unet_weights: bool = False) -> Pa
         return Path(base)
     if not is_hub_id(base):
         raise MimicMotionError(f"base model not found: {base} is neither a folder nor a hub id (owner/name)")
-    from huggingface_hub import snapshot_download
-
     patterns = base_file_patterns(with_unet_weights)
-    try:
-        folder = Path(snapshot_download(str(base), allow_patterns=patterns))
-    except Exception as error:  # hub errors come in many types; all mean "not available here"
-        raise _hub_failure(f"the base model {base} ({', '.join(patterns)})", error) from None
+    folder = _snapshot(str(base), patterns)
     # A repository without fp16 variants: fetch the full-precision files of those components.
     missing = [name for name in ("vae", "image_encoder") if _weights_file(folder, name) is None]
     if with_unet_weights and _weights_file(folder, "unet") is None:
         missing.append("unet")
     if missing:
         full = [f"{name}/{WEIGHT_NAMES[name]}.safetensors" for name in missing]
-        try:
-            folder = Path(snapshot_download(str(base), allow_patterns=patterns + full))
-        except Exception as error:
-            raise _hub_failure(f"the base model {base} ({', '.join(full)})", error) from None
+        folder = _snapshot(str(base), patterns + full)
     return folder
+
+
+def _snapshot(repo_id: str, patterns: list[str]) -> Path:
+    from huggingface_hub import snapshot_download
+
+    def fetch(local_files_only: bool) -> Path:
+        folder = Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=local_files_only))
+        if local_files_only and not any(folder.rglob("*.json")):
+            raise FileNotFoundError(f"{repo_id} is not in the cache")  # an empty snapshot folder
+        return folder
+
+    try:
+        return hub_download(fetch, f"the base model {repo_id} ({', '.join(patterns)})")
+    except WeightsUnavailable as missing:
+        raise _model_unavailable(missing) from None
 
 
 def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
@@ -95,13 +172,11 @@ def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
         return path
     if not is_hub_id(checkpoint) or str(checkpoint).count("/") < 2:
         raise MimicMotionError(f"checkpoint not found: {checkpoint}")
-    from huggingface_hub import hf_hub_download
-
     owner, name, filename = str(checkpoint).split("/", 2)
     try:
-        return Path(hf_hub_download(f"{owner}/{name}", filename))
-    except Exception as error:
-        raise _hub_failure(f"the checkpoint {checkpoint}", error) from None
+        return hub_file(f"{owner}/{name}", filename)
+    except WeightsUnavailable as missing:
+        raise _model_unavailable(missing) from None
 
 
 def _weights_file(folder: Path, component: str) -> Path | None:

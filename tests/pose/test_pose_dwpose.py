@@ -3,6 +3,7 @@ outputs are chosen by the test (the real weights are 300 MB and not needed to ch
 
 
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -202,6 +203,18 @@ def test_auto_takes_dwpose_when_its_files_are_at_hand(tiny_dwpose, monkeypatch):
     name, line = choose_backend("auto")
     assert name == "dwpose" and "dwpose" in line
     assert get_backend("auto").name == "dwpose"
+
+
+def test_auto_takes_dwpose_from_the_hugging_face_cache(offline_empty_hub, tiny_dwpose):
+    from helpers.hub_cache import cache_file
+    from huggingface_hub import constants
+
+    for name in (DETECTOR_FILE, POSE_FILE):
+        cache_file(Path(constants.HF_HUB_CACHE), "yzd-v/DWPose", name, (tiny_dwpose / name).read_bytes())
+    assert choose_backend("auto")[0] == "dwpose"
+    backend = get_backend("auto", device="cpu")
+    assert backend.name == "dwpose" and backend.pose_path.parent.parent.parent.name == "models--yzd-v--DWPose"
+    assert len(backend.detect_image(np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8))) == 1
 
 
 def test_auto_falls_back_to_mediapipe_and_says_why(offline_empty_hub):

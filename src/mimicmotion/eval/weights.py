@@ -24,7 +24,14 @@ from urllib.error import URLError
 import torch
 
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.loading import check_state_dict, read_state_dict
+from mimicmotion.loading import (
+    WeightsUnavailable,
+    check_state_dict,
+    hub_file,
+    is_hub_id,
+    is_offline,
+    read_state_dict,
+)
 
 
 @dataclass(frozen=True)
@@ -57,11 +64,6 @@ def cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def offline() -> bool:
-    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-               for name in ("HF_HUB_OFFLINE", "MIMICMOTION_OFFLINE"))  # fmt: skip
-
-
 def resolve_weights(spec: WeightFile, source: str | os.PathLike | None = None) -> Path:
     """A local path to the weight file of `spec`, downloading it if needed and allowed."""
     if source is None:
@@ -77,21 +79,16 @@ def resolve_weights(spec: WeightFile, source: str | os.PathLike | None = None) -
         if (path / spec.filename).is_file():
             return path / spec.filename
         raise _missing(spec, f"there is no {spec.filename} in the folder {path}")
-    if _looks_like_hub_reference(text):
+    if is_hub_id(text):
         return _download_hub(spec, text)
     raise _missing(spec, f"{path} does not exist")
-
-
-def _looks_like_hub_reference(text: str) -> bool:
-    parts = text.split("/")
-    return len(parts) >= 2 and not text.startswith((".", "/", "~")) and all(parts)
 
 
 def _download_url(spec: WeightFile, url: str) -> Path:
     target = cache_dir() / (Path(url.split("?")[0]).name or spec.filename)
     if target.is_file():
         return target
-    if offline():
+    if is_offline():
         raise _missing(spec, "it is not cached and downloads are off (HF_HUB_OFFLINE or MIMICMOTION_OFFLINE)")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -103,21 +100,13 @@ def _download_url(spec: WeightFile, url: str) -> Path:
 
 
 def _download_hub(spec: WeightFile, reference: str) -> Path:
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
-
     owner, repo, *rest = reference.split("/")
     filename = "/".join(rest) or spec.filename
     try:
-        return Path(hf_hub_download(f"{owner}/{repo}", filename))
-    except (HfHubHTTPError, LocalEntryNotFoundError, EntryNotFoundError, OSError, ValueError) as error:
-        why = _first_line(error)
-        raise _missing(spec, f"the hub file {owner}/{repo}/{filename} is unavailable ({why})") from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+        return hub_file(f"{owner}/{repo}", filename)
+    except WeightsUnavailable as missing:
+        why = f"the hub file {owner}/{repo}/{filename} is unavailable ({missing.reason})"
+        raise _missing(spec, why) from None
 
 
 def _missing(spec: WeightFile, why: str) -> MimicMotionError:

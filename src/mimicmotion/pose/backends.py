@@ -102,11 +102,12 @@ def choose_backend(
         raise MimicMotionError(f"unknown pose backend {name!r} (choose one of: {', '.join(BACKENDS)})")
     if name != "auto":
         return name, f"pose detector: {name}"
-    from mimicmotion.pose.dwpose import DWPoseWeightsMissing, resolve_weights
+    from mimicmotion.loading import WeightsUnavailable
+    from mimicmotion.pose.dwpose import resolve_weights
 
     try:
         resolve_weights(dwpose_dir)
-    except DWPoseWeightsMissing as missing:
+    except WeightsUnavailable as missing:
         if importlib.util.find_spec("mediapipe") is None:
             raise MimicMotionError(
                 f"no pose detector available: DWPose's weights are not at hand ({missing.reason}) and "

@@ -19,8 +19,6 @@ float64 like the released keypoints.
 from __future__ import annotations
 
 import os
-import socket
-import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.loading import WeightsUnavailable, hub_file
 from mimicmotion.pose import topdown
 from mimicmotion.pose.backends import PoseBackend
 from mimicmotion.pose.types import ALL_POINTS, BODY, FACE, LEFT_HAND, RIGHT_HAND
@@ -65,69 +64,31 @@ def wholebody_to_points(keypoints: np.ndarray, scores: np.ndarray, width: int, h
     return points
 
 
-class DWPoseWeightsMissing(MimicMotionError):
-    """The two ONNX files are neither in the given folder, nor in the cache, nor downloadable now."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason  # a few words: why they are not at hand
-
-
 def resolve_weights(model_dir: str | os.PathLike | None = None) -> tuple[Path, Path]:
-    """Paths of (detector, pose model): from `model_dir` / $MIMICMOTION_DWPOSE_DIR, else the hub."""
+    """Paths of (detector, pose model): from `model_dir` / $MIMICMOTION_DWPOSE_DIR, else the Hugging Face
+    cache, else downloaded; WeightsUnavailable (with its short `reason`) when none of these works."""
     folder = model_dir or os.environ.get(ENV_DIR)
     if folder:
         folder = Path(folder)
         missing = [name for name in (DETECTOR_FILE, POSE_FILE) if not (folder / name).is_file()]
         if missing:
-            raise DWPoseWeightsMissing(
+            raise WeightsUnavailable(
                 f"DWPose weights missing in {folder}: {', '.join(missing)} not found; download them from "
                 f"the Hugging Face repo {REPO_ID} into that folder, or leave out the folder to download "
                 "them automatically when online",
                 reason=f"{', '.join(missing)} not in {folder}",
             )
         return folder / DETECTOR_FILE, folder / POSE_FILE
-    return _from_hub()
-
-
-def _from_hub() -> tuple[Path, Path]:
-    """The two files from the Hugging Face cache, downloading them when missing and the hub is reachable."""
-    from huggingface_hub import constants, hf_hub_download
-
-    names = (DETECTOR_FILE, POSE_FILE)
-    try:  # already downloaded: no network needed
-        detector, pose = (Path(hf_hub_download(REPO_ID, name, local_files_only=True)) for name in names)
-        return detector, pose
-    except Exception:  # not cached (or the cache is unreadable): try the network below
-        pass
-    reason = "offline mode (HF_HUB_OFFLINE)" if constants.HF_HUB_OFFLINE else _unreachable(constants.ENDPOINT)
-    if reason is None:
-        try:
-            detector, pose = (Path(hf_hub_download(REPO_ID, name)) for name in names)
-            return detector, pose
-        except Exception as error:  # network or hub error: all mean "no weights here"
-            text = str(error).splitlines()[0] if str(error) else ""
-            reason = f"{type(error).__name__}: {text}"
-    raise DWPoseWeightsMissing(
-        f"DWPose weights not available ({reason}): the dwpose backend needs {DETECTOR_FILE} and "
-        f"{POSE_FILE} from the Hugging Face repo {REPO_ID}; either run `mimicmotion download` once online, "
-        f"or download them into a folder and pass it with --dwpose-dir (dwpose_dir= in Python, or "
-        f"${ENV_DIR})",
-        reason=f"not in the Hugging Face cache, and {reason}",
-    )
-
-
-def _unreachable(endpoint: str) -> str | None:
-    """Why the hub cannot be reached, or None if it can (a quick TCP check instead of the hub client's
-    retries, which take half a minute when there is no network). Skipped behind a proxy."""
-    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return None
-    url = urllib.parse.urlparse(endpoint)
     try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=5):
-            return None
-    except OSError as error:
-        return f"cannot reach {url.hostname}: {error}"
+        return hub_file(REPO_ID, DETECTOR_FILE), hub_file(REPO_ID, POSE_FILE)
+    except WeightsUnavailable as missing:
+        raise WeightsUnavailable(
+            f"DWPose weights not available ({missing.reason}): the dwpose backend needs {DETECTOR_FILE} and "
+            f"{POSE_FILE} from the Hugging Face repo {REPO_ID}; either run `mimicmotion download` once "
+            f"online, or download them into a folder and pass it with --dwpose-dir (dwpose_dir= in Python, "
+            f"or ${ENV_DIR})",
+            reason=f"not in the Hugging Face cache, and {missing.reason}",
+        ) from None
 
 
 class DWPoseBackend(PoseBackend):

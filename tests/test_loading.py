@@ -233,3 +233,37 @@ def test_mimicmotion_offline_switch_turns_downloads_off(monkeypatch):
     assert not is_offline()
     monkeypatch.setenv("MIMICMOTION_OFFLINE", "1")
     assert is_offline()
+
+
+def test_save_pretrained_then_from_pretrained_round_trips(tiny_weights, tmp_path):
+    base, checkpoint = tiny_weights
+    pipe = MimicMotionPipeline.from_pretrained(base, checkpoint=checkpoint)
+    pipe.save_pretrained(tmp_path / "saved")
+    assert (tmp_path / "saved" / "pose_net").is_dir()
+    again = MimicMotionPipeline.from_pretrained(tmp_path / "saved")  # no checkpoint: the folder's own
+    for name in ("unet", "pose_net", "vae", "image_encoder"):
+        mine, theirs = getattr(pipe, name).state_dict(), getattr(again, name).state_dict()
+        assert mine.keys() == theirs.keys()
+        assert all(torch.equal(mine[key], theirs[key]) for key in mine), name
+    # an explicit checkpoint still wins over the folder's own weights
+    other = checkpoint_state(tiny_unet(seed=5), tiny_pose_net(seed=6))
+    explicit = MimicMotionPipeline.from_pretrained(
+        tmp_path / "saved", checkpoint=save_checkpoint(tmp_path / "other.pth", other)
+    )
+    assert loaded_equals(explicit, other)
+
+
+def test_a_plain_base_without_checkpoint_means_the_released_one(tiny_weights, monkeypatch):
+    import mimicmotion.loading as loading
+
+    base, _ = tiny_weights
+    asked = []
+
+    def fake_resolve(checkpoint):
+        asked.append(checkpoint)
+        raise MimicMotionError("stop here")
+
+    monkeypatch.setattr(loading, "resolve_checkpoint", fake_resolve)
+    with pytest.raises(MimicMotionError, match="stop here"):
+        MimicMotionPipeline.from_pretrained(base)
+    assert asked == ["tencent/MimicMotion/MimicMotion_1-1.pth"]

@@ -132,7 +132,7 @@ def animate(settings: AnimateSettings, load: Callable[[AnimateSettings], Any] | 
         poses, height, width, s.pose_style, directory=Path(s.out).parent, progress=not s.quiet
     )
     with pictures as pose_frames:
-        generator = torch.Generator(device=pipe._execution_device).manual_seed(s.seed)
+        generator = torch.Generator(device=pipe.execution_device).manual_seed(s.seed)
         pipe.set_progress_bar_config(disable=s.quiet, desc="denoising", unit="window", dynamic_ncols=True)
         result = pipe(
             reference,

@@ -24,7 +24,15 @@ from mimicmotion.config import DEFAULT_BASE, DEFAULT_CHECKPOINT
 from mimicmotion.errors import MimicMotionError
 
 CHECKPOINT_PREFIXES = ("unet.", "pose_net.")
-WEIGHT_NAMES = {"unet": "diffusion_pytorch_model", "vae": "diffusion_pytorch_model", "image_encoder": "model"}
+WEIGHT_NAMES = {
+    "unet": "diffusion_pytorch_model",
+    "vae": "diffusion_pytorch_model",
+    "image_encoder": "model",
+    "pose_net": "diffusion_pytorch_model",
+}
+# `checkpoint=FROM_BASE`: the unet and PoseNet saved in the base folder by `save_pretrained`, when it holds
+# them, else the released checkpoint.
+FROM_BASE = "default"
 _SHOWN_KEYS = 8
 
 
@@ -316,14 +324,17 @@ def check_loading_info(info: Mapping[str, list], what: str) -> None:
 
 def load_components(
     base: str | os.PathLike = DEFAULT_BASE,
-    checkpoint: str | os.PathLike | None = DEFAULT_CHECKPOINT,
+    checkpoint: str | os.PathLike | None = FROM_BASE,
     torch_dtype: torch.dtype = torch.float32,
 ) -> dict[str, object]:
     """Every component of the pipeline, loaded strictly and cast to `torch_dtype`.
 
-    With a checkpoint, the unet is built from the base's config and takes all its weights (and
-    PoseNet's) from the checkpoint; the base's unet weights are not read. Without one, the unet
-    is the base's own (SVD) and PoseNet is freshly initialised: the starting point for training.
+    `checkpoint`:
+    - FROM_BASE ("default"): a folder written by `MimicMotionPipeline.save_pretrained` (it has `pose_net/`)
+      gives its own unet and PoseNet; any other base takes them from the released checkpoint;
+    - a checkpoint file (local, or "owner/repo/file" on the hub): the unet is built from the base's config
+      and takes all its weights (and PoseNet's) from it; the base's unet weights are not read;
+    - None: the base's own (SVD) unet and a fresh PoseNet, the starting point for training.
     """
     from diffusers import (
         AutoencoderKLTemporalDecoder,
@@ -338,7 +349,10 @@ def load_components(
     from mimicmotion.models.geglu import use_in_place_geglu
     from mimicmotion.models.pose_net import PoseNet
 
-    folder = resolve_base(base, with_unet_weights=checkpoint is None)
+    saved = checkpoint == FROM_BASE and (Path(base) / "pose_net").is_dir()
+    if checkpoint == FROM_BASE and not saved:
+        checkpoint = DEFAULT_CHECKPOINT
+    folder = resolve_base(base, with_unet_weights=checkpoint is None or saved)
     for name in ("unet", "vae", "image_encoder", "scheduler", "feature_extractor"):
         if not (folder / name).is_dir():
             raise MimicMotionError(f"base model {folder} has no {name}/ folder (expected diffusers layout)")
@@ -369,7 +383,10 @@ def load_components(
         lambda: CLIPImageProcessorPil.from_pretrained(folder, subfolder="feature_extractor"),
     )
 
-    if checkpoint is None:
+    if saved:
+        unet = library_load(UNetSpatioTemporalConditionModel, "unet")
+        pose_net = library_load(PoseNet, "pose_net")
+    elif checkpoint is None:
         unet = library_load(UNetSpatioTemporalConditionModel, "unet")
         pose_net = cast(PoseNet(out_channels=unet.config.block_out_channels[0]), torch_dtype)
     else:

@@ -27,9 +27,9 @@ from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion 
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from mimicmotion.config import DEFAULT_BASE, DEFAULT_CHECKPOINT
+from mimicmotion.config import DEFAULT_BASE
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.loading import cast, load_components
+from mimicmotion.loading import FROM_BASE, cast, load_components
 from mimicmotion.models.pose_net import pose_conditioning
 from mimicmotion.sampling import denoise
 from mimicmotion.windows import fusion_weights, plan_windows
@@ -94,16 +94,25 @@ class MimicMotionPipeline(DiffusionPipeline):
     def from_pretrained(
         cls,
         base: str | os.PathLike = DEFAULT_BASE,
-        checkpoint: str | os.PathLike | None = DEFAULT_CHECKPOINT,
+        checkpoint: str | os.PathLike | None = FROM_BASE,
         torch_dtype: torch.dtype = torch.float32,
     ) -> MimicMotionPipeline:
         """Load the SVD base (hub id or diffusers folder) and a MimicMotion checkpoint.
 
-        `checkpoint` is a local `.pth`/`.safetensors` file or "owner/repo/file" on the hub; None
-        keeps SVD's own unet and a fresh PoseNet. Move the result with `.to("cuda")` or call
-        `enable_model_cpu_offload()` to keep idle components on the CPU.
+        `checkpoint`: by default the unet and PoseNet of a folder written by `save_pretrained`, or the
+        released `tencent/MimicMotion/MimicMotion_1-1.pth` for any other base; a local
+        `.pth`/`.safetensors` file or "owner/repo/file" on the hub; None keeps SVD's own unet and a
+        fresh PoseNet. Move the result with `.to("cuda")` or call `enable_model_cpu_offload()` to keep
+        idle components on the CPU.
         """
         return cls(**load_components(base, checkpoint, torch_dtype))
+
+    @property
+    def execution_device(self) -> torch.device:
+        """Where the models run: the accelerator, also when idle components are offloaded to the CPU.
+
+        Create the generator here to get the released code's random numbers on a GPU."""
+        return self._execution_device
 
     # ------------------------------------------------------------------ reference image
 

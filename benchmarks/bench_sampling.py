@@ -95,7 +95,7 @@ def main() -> None:
     # step i lasts from the end of step i-1 (or the start of denoising) to the call of step i
     gaps = [b - a for a, b in itertools.pairwise(step_times)]
     per_step = sum(gaps) / len(gaps) if gaps else step_times[0] - start
-    print(f"device {pipe._execution_device} dtype {pipe.unet.dtype} offload {args.offload}")
+    print(f"device {pipe.execution_device} dtype {pipe.unet.dtype} offload {args.offload}")
     print(
         f"frames {args.frames} at {width}x{height}, windows {len(out.windows)} of {args.tile_size}, "
         f"steps {args.steps}, guidance {args.guidance}"

@@ -1,38 +1,31 @@
 """From a photo and a dance video to an mp4: the main job, end to end, in bounded memory.
 
-Cheap checks come first (files, sizes, options, output folder, a person in the reference), then
-the weights are loaded and checked, then the driving poses are extracted (or taken from the pose
-cache), then the video is denoised window by window and decoded chunk by chunk straight into the
-output file. Nothing grows with the length of the video except the latents (a few hundred KB per
-frame) and the keypoints; pose pictures live in a temporary file on disk.
+Cheap checks come first (files, sizes, options, output folder, a person in the reference), then the
+weights are loaded and checked, then the generation path (`mimicmotion.generation`) runs: the driving
+poses are extracted (or taken from the pose cache), the video is denoised window by window and decoded
+chunk by chunk straight into the output file. Nothing grows with the length of the video except the
+latents (a few hundred KB per frame) and the keypoints; pose pictures live in a temporary file on disk.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from mimicmotion.config import AnimateSettings
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.pose import (
-    BACKENDS,
-    choose_backend,
-    detect_poses,
-    get_backend,
-    prepare_reference,
-    reference_first,
-    reference_pose,
-    render_pose_frames,
-)
-from mimicmotion.pose.cache import cached_poses
+from mimicmotion.pose import BACKENDS, PoseSequence, prepare_reference, reference_pose
+from mimicmotion.pose.build import pose_detector
 from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
-from mimicmotion.video import check_writable, iter_frames, probe_video, read_image, video_writer
+from mimicmotion.video import check_writable, iter_frames, probe_video, read_image
 from mimicmotion.windows import FUSIONS, plan_windows, save_window_layout, window_layout_path
+
+log = logging.getLogger("mimicmotion")
 
 RESOLUTION_MULTIPLE = 64
 DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")
@@ -58,8 +51,11 @@ def check_inputs(settings: AnimateSettings) -> None:
             "need a reference image (--ref), a driving video (--driving) and an output (--out)"
         )
     read_image(s.ref)
-    probe_video(s.driving)
-    next(iter_frames(s.driving, max_frames=1))  # the first frame must decode, not just the header
+    if Path(s.driving).suffix.lower() == ".npz":  # poses from `mimicmotion pose` or another tool
+        PoseSequence.load(s.driving)
+    else:
+        probe_video(s.driving)
+        next(iter_frames(s.driving, max_frames=1))  # the first frame must decode, not just the header
     if s.resolution < RESOLUTION_MULTIPLE or s.resolution % RESOLUTION_MULTIPLE:
         raise MimicMotionError(
             f"resolution must be a positive multiple of {RESOLUTION_MULTIPLE}, got {s.resolution}"
@@ -107,78 +103,30 @@ def animate(settings: AnimateSettings, load: Callable[[AnimateSettings], Any] | 
     `load(settings)` returns the pipeline (default `load_pipeline`); several cases can share one
     loaded model through it. It is called once the reference is known to show a person.
     """
+    from mimicmotion.generation import pose_inputs, sample, video_frames, write_video
+
     s = settings
     check_settings(s)
-    note = _notifier(s.quiet)
-
-    reference = prepare_reference(read_image(s.ref), s.resolution)
-    height, width = reference.shape[:2]
-    detector, why = choose_backend(s.pose_backend, s.dwpose_dir)
-    with get_backend(detector, s.dwpose_dir) as backend:
-        note(why)
-        own_pose = reference_pose(reference, backend, str(s.ref))
+    image = read_image(s.ref)
+    with pose_detector(s.pose_backend, s.dwpose_dir) as detector:
+        # A photo without a person fails here, before the weights are loaded (the one image is
+        # detected again with the driving poses; that costs a fraction of a second).
+        reference_pose(prepare_reference(image, s.resolution), detector, str(s.ref))
         pipe = (load or load_pipeline)(s)
-
-        def extract():
-            return detect_poses(s.driving, backend, s.stride, s.max_frames, progress=not s.quiet)
-
-        driving = cached_poses(s.driving, detector, s.stride, s.max_frames, extract, note)
-    poses = reference_first(own_pose, driving, s.retarget)
-    note(f"{len(poses) - 1} driving frames at {width}x{height}, {s.steps} steps, fusion {s.fusion}")
-
-    # Pose pictures go to a temporary file beside the output (on disk, where the video goes too),
-    # not to /tmp, which may be memory-backed.
-    pictures = render_pose_frames(
-        poses, height, width, s.pose_style, directory=Path(s.out).parent, progress=not s.quiet
-    )
-    with pictures as pose_frames:
-        generator = torch.Generator(device=pipe.execution_device).manual_seed(s.seed)
-        pipe.set_progress_bar_config(disable=s.quiet, desc="denoising", unit="window", dynamic_ncols=True)
-        result = pipe(
-            reference,
-            pose_frames,
-            tile_size=s.tile_size,
-            tile_overlap=s.tile_overlap,
-            fusion=s.fusion,
-            num_inference_steps=s.steps,
-            min_guidance_scale=s.min_guidance,
-            max_guidance_scale=s.max_guidance,
-            noise_aug_strength=s.noise_aug,
-            generator=generator,
-            output_type="latent",
-        )
-        _write_video(pipe, result.frames, s, reference, pose_frames)
+        inputs = pose_inputs(s, image, backend=detector)
+    with inputs.pose_frames:
+        result = sample(pipe, inputs, s)
+        count = len(inputs.poses) - 1
+        beside = inputs if s.side_by_side else None
+        write_video(s.out, video_frames(pipe, result.frames), count, s.fps, beside, progress=not s.quiet)
     save_window_layout(
         window_layout_path(s.out),
         result.windows,
-        len(poses),
+        len(inputs.poses),
         extra={"tile_size": s.tile_size, "tile_overlap": s.tile_overlap, "fusion": s.fusion, "seed": s.seed},
     )
-    note(f"wrote {s.out}")
+    log.info("wrote %s", s.out)
     return Path(s.out)
-
-
-def _write_video(pipe, latents, s: AnimateSettings, reference: np.ndarray, pose_frames) -> None:
-    """Decode chunk by chunk into the mp4; frame 0 (the reference) is not written."""
-    from tqdm.auto import tqdm
-
-    total = latents.shape[1] - 1
-    with (
-        video_writer(s.out, s.fps) as writer,
-        tqdm(total=total, unit="frame", desc="writing", disable=s.quiet, dynamic_ncols=True) as progress,
-    ):
-        index = 0
-        for chunk in pipe.decode_latents(latents):
-            # uint8 by truncation, as the released code converts its frames
-            frames = (chunk * 255.0).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-            for frame in frames:
-                if index > 0:
-                    if s.side_by_side:
-                        pose = pose_frames[index].permute(1, 2, 0).numpy()
-                        frame = np.concatenate([reference, pose, frame], axis=1)
-                    writer.write(frame)
-                    progress.update()
-                index += 1
 
 
 def load_pipeline(s: AnimateSettings):
@@ -220,11 +168,3 @@ def _silence_loading_progress() -> None:
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
     huggingface_hub.utils.disable_progress_bars()
-
-
-def _notifier(quiet: bool):
-    def note(message: str) -> None:
-        if not quiet:
-            print(message, flush=True)
-
-    return note

@@ -8,7 +8,10 @@ options and call library functions; the work happens in the library.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 from importlib import import_module
 
 from mimicmotion import __version__
@@ -41,14 +44,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with messages(quiet=bool(getattr(args, "quiet", False))):
+        try:
+            return int(args.run(args) or 0)
+        except MimicMotionError as error:
+            print(f"mimicmotion {args.command}: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"mimicmotion {args.command}: interrupted", file=sys.stderr)
+            return 130
+
+
+@contextlib.contextmanager
+def messages(quiet: bool) -> Iterator[None]:
+    """What the library logs (logger "mimicmotion") as plain lines: notes on stdout unless `quiet`,
+    warnings on stderr always."""
+    logger = logging.getLogger("mimicmotion")
+    notes = logging.StreamHandler(sys.stdout)
+    notes.addFilter(lambda record: record.levelno < logging.WARNING)
+    warnings = logging.StreamHandler(sys.stderr)
+    warnings.setLevel(logging.WARNING)
+    handlers = [warnings] if quiet else [notes, warnings]
+    saved = logger.level, logger.propagate
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # the lines are printed once, whatever the root logger does
     try:
-        return int(args.run(args) or 0)
-    except MimicMotionError as error:
-        print(f"mimicmotion {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"mimicmotion {args.command}: interrupted", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 if __name__ == "__main__":

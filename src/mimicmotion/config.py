@@ -62,6 +62,7 @@ class AnimateSettings:
     pose_backend: str = "auto"
     dwpose_dir: Path | None = None
     retarget: str = "linear"
+    smooth: bool = False
     pose_style: str = "released"
     side_by_side: bool = False
     quiet: bool = False

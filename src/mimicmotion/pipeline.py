@@ -326,11 +326,16 @@ class MimicMotionPipeline(DiffusionPipeline):
         self.maybe_free_model_hooks()
 
 
+def to_uint8(frames: torch.Tensor) -> torch.Tensor:
+    """Frames in [0, 1] as uint8, truncated as the released program converted them (not rounded)."""
+    return (frames * 255.0).to(torch.uint8)
+
+
 def _convert_output(video: torch.Tensor, output_type: str):
     """(batch, F, 3, H, W) in [0, 1] -> the requested output type."""
     if output_type == "pt":
         return video
-    array = video.permute(0, 1, 3, 4, 2).numpy()
     if output_type == "np":
-        return array
-    return [[PIL.Image.fromarray((frame * 255).round().astype(np.uint8)) for frame in clip] for clip in array]
+        return video.permute(0, 1, 3, 4, 2).numpy()
+    pictures = to_uint8(video).permute(0, 1, 3, 4, 2).numpy()
+    return [[PIL.Image.fromarray(frame) for frame in clip] for clip in pictures]

@@ -1,20 +1,26 @@
-"""From (reference image, driving video, settings) to the pose frames the diffusion pipeline takes.
+"""From (reference image, driving video, settings) to the pose frames the diffusion pipeline takes: the one
+pose path of `animate`, `pose --ref`, training validation and the Python API.
 
-Pose frame 0 is the reference image's own pose; frames 1.. are the driving poses moved into the
-reference frame (docs/released-behaviour.md). Everything is in the prepared reference's coordinates.
+The reference is prepared (resize to cover, center crop), its own pose detected on it; the driving poses
+are detected (or taken from the pose cache, or from a pose file), moved onto the reference body, gaps
+filled, optionally smoothed, and drawn. Pose frame 0 is the reference image's own pose; frames 1.. are the
+driving poses moved into the reference frame (docs/released-behaviour.md). Everything is in the prepared
+reference's coordinates.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.pose.backends import DEFAULT_BACKEND, PoseBackend, get_backend
+from mimicmotion.pose.backends import DEFAULT_BACKEND, PoseBackend, choose_backend, get_backend
+from mimicmotion.pose.cache import cached_poses
 from mimicmotion.pose.extract import DEFAULT_STRIDE, detect_poses
 from mimicmotion.pose.fill import fill_gaps
 from mimicmotion.pose.frames import PoseFrames, render_pose_frames
@@ -29,6 +35,21 @@ from mimicmotion.video import read_image
 log = logging.getLogger("mimicmotion.pose")
 
 DEFAULT_RESOLUTION = 576
+
+
+@contextlib.contextmanager
+def pose_detector(
+    backend: str | PoseBackend = DEFAULT_BACKEND, dwpose_dir: str | os.PathLike | None = None
+) -> Iterator[PoseBackend]:
+    """The detector `backend` names (logging which one runs and why), closed afterwards; a detector
+    object is used as it is and left open."""
+    if not isinstance(backend, str):
+        yield backend
+        return
+    name, why = choose_backend(backend, dwpose_dir)
+    with get_backend(name, dwpose_dir) as detector:
+        log.info(why)
+        yield detector
 
 
 def reference_pose(image: np.ndarray, backend: PoseBackend, name: str = "") -> PoseSequence:
@@ -49,24 +70,22 @@ def retargeted_poses(
     max_frames: int | None = None,
     smooth: bool = False,
     progress: bool = True,
-    **backend_options: Any,
+    dwpose_dir: str | os.PathLike | None = None,
+    cache: bool = True,
 ) -> tuple[np.ndarray, PoseSequence]:
     """(prepared reference image, pose sequence with the reference pose first) — no rendering.
 
     `reference_image`: RGB uint8 array or image path. `driving`: a video / image folder path, a `.npz`
-    written by `PoseSequence.save` (driving-frame coordinates) or a `PoseSequence`.
+    written by `PoseSequence.save` (driving-frame coordinates, taken as they are: `stride` applies to
+    videos) or a `PoseSequence`. With `cache`, the detections of a video are kept in the pose cache
+    (`mimicmotion.pose.cache`) and reused by the next run on the same video.
     """
     check_mode(retarget)
     image, name = _reference(reference_image)
     prepared = prepare_reference(image, resolution)
-    owned = isinstance(backend, str)
-    detector = get_backend(backend, **backend_options) if isinstance(backend, str) else backend
-    try:
+    with pose_detector(backend, dwpose_dir) as detector:
         reference = reference_pose(prepared, detector, name)
-        moving = _driving(driving, detector, stride, max_frames, progress)
-    finally:
-        if owned:
-            detector.close()
+        moving = _driving(driving, detector, stride, max_frames, progress, cache)
     return prepared, reference_first(reference, moving, retarget, smooth)
 
 
@@ -102,7 +121,8 @@ def build_pose_frames(
     smooth: bool = False,
     progress: bool = True,
     directory: str | os.PathLike | None = None,
-    **backend_options: Any,
+    dwpose_dir: str | os.PathLike | None = None,
+    cache: bool = True,
 ) -> tuple[np.ndarray, PoseFrames, PoseSequence]:
     """Everything the pipeline needs from the pose side, for one reference image and driving video.
 
@@ -114,15 +134,15 @@ def build_pose_frames(
       "no person found in the reference image <path>" when it shows no one.
     - `driving`: video file, image folder, pose `.npz` (driving coordinates) or `PoseSequence`.
     - `resolution`: short side of the output (576 -> 576 x 1024); `backend`: "auto" / "dwpose" /
-      "mediapipe" or a backend object (options such as `dwpose_dir` go to `get_backend`); `retarget`:
-      none / linear / limbs; `style`: released / confidence / threshold; `stride`, `max_frames`: driving
-      sampling; `smooth`: one-euro smoothing of the driving keypoints; `directory`: where the temporary
-      file goes.
+      "mediapipe" or a backend object; `dwpose_dir`: where DWPose's files are; `retarget`: none / linear
+      / limbs; `style`: released / confidence / threshold; `stride`, `max_frames`: driving sampling;
+      `smooth`: one-euro smoothing of the driving keypoints; `directory`: where the temporary file goes;
+      `cache`: keep and reuse a video's detections (see `retargeted_poses`).
     """
     check_style(style)
     prepared, seq = retargeted_poses(
         reference_image, driving, resolution, backend, retarget, stride, max_frames, smooth, progress,
-        **backend_options,
+        dwpose_dir, cache,
     )  # fmt: skip
     height, width = prepared.shape[:2]
     frames = render_pose_frames(seq, height, width, style, directory=directory, progress=progress)
@@ -141,6 +161,7 @@ def _driving(
     stride: int,
     max_frames: int | None,
     progress: bool,
+    cache: bool,
 ) -> PoseSequence:
     """Driving poses (frames without a person left empty) from a video, a pose .npz or a sequence."""
     if isinstance(driving, PoseSequence):
@@ -148,5 +169,9 @@ def _driving(
     elif Path(driving).suffix.lower() == ".npz":
         seq = PoseSequence.load(driving)
     else:
-        return detect_poses(driving, detector, stride, max_frames, progress)
+
+        def detect() -> PoseSequence:
+            return detect_poses(driving, detector, stride, max_frames, progress)
+
+        return cached_poses(driving, detector.name, stride, max_frames, detect) if cache else detect()
     return seq if max_frames is None else seq.select(slice(0, max_frames))

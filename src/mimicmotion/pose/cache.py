@@ -9,6 +9,7 @@ detecting again.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose.types import PoseSequence
 from mimicmotion.video import atomic_output
+
+log = logging.getLogger("mimicmotion.pose")
 
 CACHE_VERSION = 2  # 2: every person of a frame, float64, DWPose points no longer dropped
 
@@ -52,23 +55,28 @@ def cached_poses(
     stride: int,
     max_frames: int | None,
     extract: Callable[[], PoseSequence],
-    note: Callable[[str], None] = print,
 ) -> PoseSequence:
-    """The cached poses of `video` for these settings, or `extract()` stored for next time."""
+    """The cached poses of `video` for these settings, or `extract()` stored for next time.
+
+    What happens is logged (logger "mimicmotion.pose"): a reuse, an unreadable entry, a cache that
+    cannot be written (which does not stop the run: the cache only saves time).
+    """
     path = cache_path(video, backend, stride, max_frames)
     if path.is_file():
         try:
             poses = PoseSequence.load(path)
         except MimicMotionError:
-            note(f"ignoring an unreadable pose cache entry {path}")
+            log.warning("ignoring an unreadable pose cache entry %s", path)
         else:
-            note(f"reusing the poses of {video} extracted before ({path})")
+            log.info("reusing the poses of %s extracted before (%s)", video, path)
             return poses
     poses = extract()
-    try:  # the cache only saves time: a cache folder that cannot be written must not stop the run
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(path) as temp:
             poses.save(temp)
     except (OSError, MimicMotionError) as error:
-        note(f"could not store the poses in the cache ({error}); set MIMICMOTION_CACHE to a writable folder")
+        log.warning(
+            "could not store the poses in the cache (%s); set MIMICMOTION_CACHE to a writable folder", error
+        )
     return poses

@@ -1,0 +1,127 @@
+"""The one generation path: (reference image, driving video or poses, settings) -> frames -> video file.
+
+`mimicmotion animate`, `compare-fusion`, the benchmarks and training validation all come this way, so a
+setting means the same everywhere and a validation video is what `animate` writes for the same inputs:
+
+1. `pose_inputs`: the reference prepared, the poses detected (or cached), retargeted, smoothed and drawn;
+2. `sample`: the windowed sampler, seeded on the execution device as released;
+3. `video_frames`: the latents decoded a few frames at a time into uint8 frames (truncated, as released),
+   the reference frame 0 left out;
+4. `write_video`: the frames streamed into an H.264 file, optionally beside the reference and its pose.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mimicmotion.config import AnimateSettings
+from mimicmotion.pipeline import MimicMotionPipeline, MimicMotionPipelineOutput, to_uint8
+from mimicmotion.pose import PoseBackend, PoseFrames, PoseSequence, build_pose_frames
+from mimicmotion.video import video_writer
+
+log = logging.getLogger("mimicmotion")
+
+
+@dataclass
+class PoseInputs:
+    """What the sampler takes from the pose side; close `pose_frames` (a temporary file) when done."""
+
+    reference: np.ndarray  # prepared reference image, RGB uint8 (H, W, 3)
+    pose_frames: PoseFrames  # F pose pictures, frame 0 the reference's own pose
+    poses: PoseSequence  # the keypoints they were drawn from
+
+
+def pose_inputs(
+    s: AnimateSettings,
+    reference_image: np.ndarray | str | os.PathLike | None = None,
+    driving: PoseSequence | str | os.PathLike | None = None,
+    backend: str | PoseBackend | None = None,
+) -> PoseInputs:
+    """The reference and pose pictures for settings `s` (its `ref` and `driving` unless given here).
+
+    Pose pictures go to a temporary file beside the output (on disk, where the video goes too), not to
+    /tmp, which may be memory-backed.
+    """
+    reference, pose_frames, poses = build_pose_frames(
+        s.ref if reference_image is None else reference_image,
+        s.driving if driving is None else driving,
+        resolution=s.resolution,
+        backend=s.pose_backend if backend is None else backend,
+        retarget=s.retarget,
+        style=s.pose_style,
+        stride=s.stride,
+        max_frames=s.max_frames,
+        smooth=s.smooth,
+        progress=not s.quiet,
+        directory=Path(s.out).parent if s.out is not None else None,
+        dwpose_dir=s.dwpose_dir,
+    )
+    height, width = reference.shape[:2]
+    log.info(
+        "%d driving frames at %dx%d, %d steps, fusion %s", len(poses) - 1, width, height, s.steps, s.fusion
+    )
+    return PoseInputs(reference, pose_frames, poses)
+
+
+def sample(pipe: MimicMotionPipeline, inputs: PoseInputs, s: AnimateSettings) -> MimicMotionPipelineOutput:
+    """The latents of the video (output_type "latent") and its windows, for settings `s`."""
+    # The generator lives on the execution device, as the released code made it: a seed then gives the
+    # released random numbers on a GPU too.
+    generator = torch.Generator(device=pipe.execution_device).manual_seed(s.seed)
+    pipe.set_progress_bar_config(disable=s.quiet, desc="denoising", unit="window", dynamic_ncols=True)
+    return pipe(
+        inputs.reference,
+        inputs.pose_frames,
+        tile_size=s.tile_size,
+        tile_overlap=s.tile_overlap,
+        fusion=s.fusion,
+        num_inference_steps=s.steps,
+        min_guidance_scale=s.min_guidance,
+        max_guidance_scale=s.max_guidance,
+        noise_aug_strength=s.noise_aug,
+        generator=generator,
+        output_type="latent",
+    )
+
+
+def video_frames(pipe: MimicMotionPipeline, latents: torch.Tensor) -> Iterator[np.ndarray]:
+    """The video's RGB uint8 frames (H, W, 3), decoded 8 at a time; frame 0 (the reference) is left out."""
+    first = True
+    for chunk in pipe.decode_latents(latents):
+        frames = to_uint8(chunk).permute(0, 2, 3, 1).numpy()
+        yield from frames[1:] if first else frames
+        first = False
+
+
+def write_video(
+    path: str | os.PathLike,
+    frames: Iterator[np.ndarray],
+    count: int,
+    fps: float,
+    beside: PoseInputs | None = None,
+    progress: bool = True,
+) -> Path:
+    """Stream `count` frames into an H.264 mp4 (written under a temporary name, renamed at the end).
+
+    With `beside`, each frame is written as reference | pose picture | frame.
+    """
+    from tqdm.auto import tqdm
+
+    with (
+        video_writer(path, fps) as writer,
+        tqdm(total=count, unit="frame", desc="writing", disable=not progress, dynamic_ncols=True) as bar,
+    ):
+        for index, frame in enumerate(frames, start=1):
+            if beside is not None:
+                pose = beside.pose_frames[index].permute(1, 2, 0).numpy()
+                frame = np.concatenate([beside.reference, pose, frame], axis=1)
+            writer.write(frame)
+            bar.update()
+    return Path(path)

@@ -5,10 +5,11 @@ import pytest
 import torch
 from helpers.training import GIF, prepare_gif
 
+from mimicmotion.pose import render_pose
+from mimicmotion.pose.reference import CoverCrop, prepare_reference
 from mimicmotion.train.config import TrainConfig
 from mimicmotion.train.dataset import (
     ClipDataset,
-    CoverCrop,
     MicroBatches,
     load_prepared,
     plan_clip,
@@ -99,10 +100,11 @@ def test_a_sample_holds_the_clip_its_poses_and_hand_weights(data, shared_data):
     plan = plan_clip(sample_rng(cfg.seed, 5), 19, 4, cfg.min_frame_interval, cfg.max_frame_interval)
     everything = [frame for _, frame in iter_frames(shared_data / GIF)]
     crop = CoverCrop.fit(1024, 576, height, width)
-    expected = np.stack([crop.image(everything[i]) for i in plan.frames])
+    expected = np.stack([crop.image(everything[i], antialias=True) for i in plan.frames])  # targets
     np.testing.assert_array_equal(sample["frames"].permute(0, 2, 3, 1).numpy(), expected)
+    # the reference is exactly what inference prepares from that frame (512 x 288 = resolution 288)
     np.testing.assert_array_equal(
-        sample["reference"].permute(1, 2, 0).numpy(), crop.image(everything[plan.reference])
+        sample["reference"].permute(1, 2, 0).numpy(), prepare_reference(everything[plan.reference], 288)
     )
     assert sample["fps"] == pytest.approx(10.0 / plan.interval)
 
@@ -118,6 +120,14 @@ def test_a_sample_holds_the_clip_its_poses_and_hand_weights(data, shared_data):
             assert sample["pose"][k, :, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2].max() > 0
             checked += 1
     assert checked > 0
+
+    # ... and the pose pictures are the inference renderer's pictures of those keypoints in the crop
+    chosen = poses.select(plan.frames)
+    cropped = chosen.with_points(
+        crop.points(chosen.points()), width=width, height=height, others=crop.points(chosen.others)
+    )
+    pictures = np.stack([render_pose(cropped, k, height, width, cfg.render_style) for k in range(4)])
+    np.testing.assert_array_equal(sample["pose"].permute(0, 2, 3, 1).numpy(), pictures)
 
     # Same sample index, same sample; another index, another clip.
     again = dataset[5]

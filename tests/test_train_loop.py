@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from helpers.tiny_models import save_tiny_base
@@ -133,6 +134,42 @@ def test_exported_checkpoint_loads_into_the_pipeline_and_samples(trained_run, ba
         assert frames.shape == (1, 5, 3, 64, 32) and torch.isfinite(frames).all()
     # The trained PoseNet is no longer the zero-initialised one: it conditions the unet.
     assert trained["pose_net.final_proj.weight"].abs().max() > 0
+
+
+def test_validation_frames_are_what_animate_makes_of_the_same_inputs(tmp_path, data, base, shared_data):
+    """Validation goes through animate's generation path: the validation video of a step equals the video
+    `mimicmotion animate` writes from the same first frame, poses and settings with that step's weights."""
+    import av
+    from PIL import Image
+
+    from mimicmotion.pose import PoseSequence
+    from mimicmotion.train.dataset import load_prepared
+    from mimicmotion.train.loop import train
+    from mimicmotion.video import iter_frames
+
+    run_dir = tmp_path / "run"
+    train(load_config(None, tiny_settings(data, run_dir, base, height=64, width=64, max_steps=1,
+                                          checkpoint_every=1, validate_every=1)))  # fmt: skip
+    checkpoint = export_checkpoint(run_dir, tmp_path / "step-1.safetensors", dtype="float32")
+    (video,) = load_prepared(data)
+    Image.fromarray(next(iter_frames(video.video))[1]).save(tmp_path / "first.png")
+    fps = PoseSequence.load(video.folder / "pose.npz").sample_fps
+    out = tmp_path / "animate.mp4"
+    # 64 x 64 is the frame size resolution 64 gives for this portrait video; one window of 4 frames
+    assert main(["animate", "--ref", str(tmp_path / "first.png"), "--driving", str(video.folder / "pose.npz"),
+                 "--out", str(out), "--max-frames", "3", "--resolution", "64", "--tile-size", "4",
+                 "--tile-overlap", "1", "--steps", "2", "--seed", "42", "--fps", str(fps),
+                 "--pose-backend", video.pose_backend, "--base-model", str(base),
+                 "--checkpoint", str(checkpoint), "--quiet"]) == 0  # fmt: skip
+
+    def frames(path):
+        with av.open(str(path)) as container:
+            return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+    validation = frames(run_dir / "validation" / "step-00000001.mp4")
+    animated = frames(out)
+    assert len(validation) == len(animated) == 3
+    assert all(np.array_equal(a, b) for a, b in zip(validation, animated, strict=True))
 
 
 # --------------------------------------------------------------------------------- subprocess runs

@@ -43,8 +43,10 @@ def pose_inputs(
     reference_image: np.ndarray | str | os.PathLike | None = None,
     driving: PoseSequence | str | os.PathLike | None = None,
     backend: str | PoseBackend | None = None,
+    size: tuple[int, int] | None = None,
 ) -> PoseInputs:
-    """The reference and pose pictures for settings `s` (its `ref` and `driving` unless given here).
+    """The reference and pose pictures for settings `s` (its `ref` and `driving` unless given here), at
+    the size its resolution gives, or at `size` (height, width).
 
     Pose pictures go to a temporary file beside the output (on disk, where the video goes too), not to
     /tmp, which may be memory-backed.
@@ -62,6 +64,7 @@ def pose_inputs(
         progress=not s.quiet,
         directory=Path(s.out).parent if s.out is not None else None,
         dwpose_dir=s.dwpose_dir,
+        size=size,
     )
     height, width = reference.shape[:2]
     log.info(

@@ -30,7 +30,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from mimicmotion.config import DEFAULT_BASE
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.loading import FROM_BASE, cast, load_components
-from mimicmotion.models.pose_net import pose_conditioning
+from mimicmotion.models.conditioning import added_time_ids, conditioned_prediction, pose_input
 from mimicmotion.sampling import denoise
 from mimicmotion.windows import fusion_weights, plan_windows
 
@@ -223,7 +223,7 @@ class MimicMotionPipeline(DiffusionPipeline):
         noise = randn_tensor(vae_input.shape, generator=generator, device=device, dtype=vae_input.dtype)
         vae_input = vae_input + noise_aug_strength * noise
         image_latents = self.encode_reference_latent(vae_input, device).to(dtype)
-        time_ids = torch.tensor([[fps - 1, motion_bucket_id, noise_aug_strength]], dtype=dtype, device=device)
+        time_ids = added_time_ids(fps, motion_bucket_id, noise_aug_strength, dtype, device)
 
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         self.scheduler.timesteps = self.scheduler.timesteps.to(default_dtype)
@@ -231,11 +231,15 @@ class MimicMotionPipeline(DiffusionPipeline):
 
         def denoiser(model_input: torch.Tensor, t: torch.Tensor, frames: list[int]) -> torch.Tensor:
             pose_features = self._pose_features(pose_frames, frames, device, default_dtype)
-            cond = self._unet(model_input, t, image_latents, image_embeddings, time_ids, pose_features)
+            cond = conditioned_prediction(
+                self.unet, model_input, t, image_latents, image_embeddings, time_ids, pose_features
+            )
             if not guided:
                 return cond
             zeros = torch.zeros_like
-            uncond = self._unet(model_input, t, zeros(image_latents), zeros(image_embeddings), time_ids, None)
+            uncond = conditioned_prediction(
+                self.unet, model_input, t, zeros(image_latents), zeros(image_embeddings), time_ids, None
+            )
             return torch.cat([uncond, cond])
 
         guidance = None
@@ -287,22 +291,8 @@ class MimicMotionPipeline(DiffusionPipeline):
     ) -> torch.Tensor:
         """PoseNet features of one window, all its frames in one call as released (a convolution's
         result may depend on the batch it runs in)."""
-        pictures = torch.as_tensor(pose_frames[frames]).contiguous()  # the released layout
-        if pictures.dtype == torch.uint8:
-            pictures = pictures.to(default_dtype) / 127.5 - 1
+        pictures = pose_input(torch.as_tensor(pose_frames[frames]).contiguous(), default_dtype)
         return self.pose_net(pictures.to(device=device, dtype=self.pose_net.dtype))
-
-    def _unet(self, model_input, t, image_latents, image_embeddings, time_ids, pose_features) -> torch.Tensor:
-        frames = model_input.shape[1]
-        model_input = torch.cat([model_input, image_latents[:, None].expand(-1, frames, -1, -1, -1)], dim=2)
-        with pose_conditioning(self.unet, pose_features):
-            return self.unet(
-                model_input,
-                t,
-                encoder_hidden_states=image_embeddings,
-                added_time_ids=time_ids,
-                return_dict=False,
-            )[0]
 
     # ------------------------------------------------------------------ decoding
 

@@ -24,7 +24,7 @@ from mimicmotion.pose.cache import cached_poses
 from mimicmotion.pose.extract import DEFAULT_STRIDE, detect_poses
 from mimicmotion.pose.fill import fill_gaps
 from mimicmotion.pose.frames import PoseFrames, render_pose_frames
-from mimicmotion.pose.reference import prepare_reference
+from mimicmotion.pose.reference import CoverCrop, prepare_reference
 from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
 from mimicmotion.pose.retargeting import retarget as retarget_poses
@@ -72,17 +72,22 @@ def retargeted_poses(
     progress: bool = True,
     dwpose_dir: str | os.PathLike | None = None,
     cache: bool = True,
+    size: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, PoseSequence]:
     """(prepared reference image, pose sequence with the reference pose first) — no rendering.
 
     `reference_image`: RGB uint8 array or image path. `driving`: a video / image folder path, a `.npz`
     written by `PoseSequence.save` (driving-frame coordinates, taken as they are: `stride` applies to
     videos) or a `PoseSequence`. With `cache`, the detections of a video are kept in the pose cache
-    (`mimicmotion.pose.cache`) and reused by the next run on the same video.
+    (`mimicmotion.pose.cache`) and reused by the next run on the same video. `size` (height, width)
+    replaces the size `resolution` gives (training validation renders at the training size).
     """
     check_mode(retarget)
     image, name = _reference(reference_image)
-    prepared = prepare_reference(image, resolution)
+    if size is None:
+        prepared = prepare_reference(image, resolution)
+    else:
+        prepared = CoverCrop.fit(*image.shape[:2], *size).image(image)
     with pose_detector(backend, dwpose_dir) as detector:
         reference = reference_pose(prepared, detector, name)
         moving = _driving(driving, detector, stride, max_frames, progress, cache)
@@ -123,6 +128,7 @@ def build_pose_frames(
     directory: str | os.PathLike | None = None,
     dwpose_dir: str | os.PathLike | None = None,
     cache: bool = True,
+    size: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, PoseFrames, PoseSequence]:
     """Everything the pipeline needs from the pose side, for one reference image and driving video.
 
@@ -137,12 +143,13 @@ def build_pose_frames(
       "mediapipe" or a backend object; `dwpose_dir`: where DWPose's files are; `retarget`: none / linear
       / limbs; `style`: released / confidence / threshold; `stride`, `max_frames`: driving sampling;
       `smooth`: one-euro smoothing of the driving keypoints; `directory`: where the temporary file goes;
-      `cache`: keep and reuse a video's detections (see `retargeted_poses`).
+      `cache`: keep and reuse a video's detections (see `retargeted_poses`); `size`: (height, width)
+      instead of the size `resolution` gives.
     """
     check_style(style)
     prepared, seq = retargeted_poses(
         reference_image, driving, resolution, backend, retarget, stride, max_frames, smooth, progress,
-        dwpose_dir, cache,
+        dwpose_dir, cache, size,
     )  # fmt: skip
     height, width = prepared.shape[:2]
     frames = render_pose_frames(seq, height, width, style, directory=directory, progress=progress)

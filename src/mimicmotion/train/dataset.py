@@ -14,20 +14,19 @@ the clip), so prepared data stays small and the training size can change without
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose.reference import CoverCrop
 from mimicmotion.pose.render import PoseRenderer
-from mimicmotion.pose.types import MISSING, PoseSequence, located
+from mimicmotion.pose.types import PoseSequence
 from mimicmotion.train.hand_mask import hand_weight_maps
 from mimicmotion.train.prepare import POSE_FILE, VIDEOS_FOLDER, read_meta
 
@@ -46,6 +45,7 @@ class PreparedVideo:
     width: int
     height: int
     frame_pts: list[int] | None
+    pose_backend: str  # the detector prepare-data found the poses with
 
 
 def load_prepared(data: str | Path, min_frames: int = 1) -> list[PreparedVideo]:
@@ -72,6 +72,7 @@ def load_prepared(data: str | Path, min_frames: int = 1) -> list[PreparedVideo]:
                 width=int(meta["width"]),
                 height=int(meta["height"]),
                 frame_pts=meta.get("frame_pts"),
+                pose_backend=str(meta.get("pose_backend", "mediapipe")),
             )
         )
     if not videos:
@@ -124,54 +125,6 @@ def min_video_frames(num_frames: int, min_interval: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------- geometry
-
-
-@dataclass(frozen=True)
-class CoverCrop:
-    """Resize (src_h, src_w) to (resized_h, resized_w), covering (height, width); crop at (top, left)."""
-
-    src_h: int
-    src_w: int
-    resized_h: int
-    resized_w: int
-    top: int
-    left: int
-    height: int
-    width: int
-
-    @classmethod
-    def fit(cls, src_h: int, src_w: int, height: int, width: int) -> CoverCrop:
-        # The geometry of the reference preparation at inference (pose.reference.prepare_reference).
-        if src_h / src_w < height / width:  # wider than the target: match heights
-            resized_h, resized_w = height, math.ceil(height / (src_h / src_w))
-        else:
-            resized_h, resized_w = math.ceil(width * (src_h / src_w)), width
-        top = round((resized_h - height) / 2.0)
-        left = round((resized_w - width) / 2.0)
-        return cls(src_h, src_w, resized_h, resized_w, top, left, height, width)
-
-    def image(self, frame: np.ndarray) -> np.ndarray:
-        if frame.shape[:2] != (self.src_h, self.src_w):
-            raise MimicMotionError(
-                f"frame of size {frame.shape[1]}x{frame.shape[0]}, expected {self.src_w}x{self.src_h} "
-                "(the video changed since prepare-data?)"
-            )
-        # Area averaging when shrinking keeps fine texture from aliasing into the training targets.
-        shrinking = self.resized_h < self.src_h
-        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-        resized = cv2.resize(frame, (self.resized_w, self.resized_h), interpolation=interpolation)
-        return np.ascontiguousarray(
-            resized[self.top : self.top + self.height, self.left : self.left + self.width]
-        )
-
-    def points(self, points: np.ndarray) -> np.ndarray:
-        """Keypoints [x, y, conf] normalised by the source size -> by the crop; absent ones stay absent."""
-        moved = np.array(points, dtype=np.float64, copy=True)
-        moved[..., 0] = (points[..., 0] * self.resized_w - self.left) / self.width
-        moved[..., 1] = (points[..., 1] * self.resized_h - self.top) / self.height
-        absent = ~located(points)
-        moved[..., :2][absent] = MISSING
-        return moved
 
 
 # ------------------------------------------------------------------------------------------ frames
@@ -271,7 +224,8 @@ class ClipDataset(torch.utils.data.Dataset):
         reference_source = int(all_poses.frame_indices[plan.reference])
         crop = CoverCrop.fit(video.height, video.width, config.height, config.width)
         decoded = read_frames(video, [*sources, reference_source])
-        frames = np.stack([crop.image(decoded[i]) for i in sources])
+        # The reference is prepared as at inference; the targets are area-averaged (see CoverCrop.image).
+        frames = np.stack([crop.image(decoded[i], antialias=True) for i in sources])
         reference = crop.image(decoded[reference_source])
         poses = self._cropped_poses(all_poses, plan.frames, crop)
         pose_pictures = self._render(poses)
@@ -308,22 +262,17 @@ class ClipDataset(torch.utils.data.Dataset):
             self._renderer = PoseRenderer(self.config.height, self.config.width, self.config.render_style)
         return np.stack([self._renderer.render(poses, k) for k in range(len(poses))])
 
-    def validation_inputs(self) -> tuple[np.ndarray, torch.Tensor, float]:
-        """(reference RGB uint8 (H, W, 3), pose frames (N, 3, H, W) in [-1, 1], fps) for a validation video.
-
-        The first video's first frame is the reference; as at inference, pose frame 0 is the reference's
-        own pose and frames 1..N-1 follow the video from its start.
-        """
-        config = self.config
+    def validation_inputs(self) -> tuple[np.ndarray, PoseSequence, str, float]:
+        """What a validation video animates: (the first video's first frame, RGB uint8 at its own size;
+        the poses of its first `num_frames - 1` frames, in its own coordinates; the detector they were
+        found with; their frame rate). Generated as `animate` would generate them (training validation
+        goes through the same generation path), so the video shows what the weights do at inference."""
         video = self.videos[0]
         poses = PoseSequence.load(video.folder / POSE_FILE)
-        crop = CoverCrop.fit(video.height, video.width, config.height, config.width)
         first = int(poses.frame_indices[0])
-        reference = crop.image(read_frames(video, [first])[first])
-        entries = [0, *range(min(config.num_frames - 1, len(poses)))]
-        pictures = self._render(self._cropped_poses(poses, entries, crop))
-        pose = torch.from_numpy(pictures).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-        return reference, pose, poses.sample_fps
+        reference = read_frames(video, [first])[first]
+        driving = poses.select(slice(0, self.config.num_frames - 1))
+        return reference, driving, video.pose_backend, poses.sample_fps
 
 
 class MicroBatches(torch.utils.data.Sampler):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mimicmotion.models.pose_net import pose_conditioning
+from mimicmotion.models.conditioning import conditioned_prediction
 
 
 class MimicMotionModel(nn.Module):
@@ -17,26 +17,23 @@ class MimicMotionModel(nn.Module):
 
     def forward(
         self,
-        sample: torch.Tensor,
+        latents: torch.Tensor,
         timestep: torch.Tensor,
+        image_latents: torch.Tensor,
         image_embeddings: torch.Tensor,
         added_time_ids: torch.Tensor,
         pose: torch.Tensor,
         pose_keep: torch.Tensor,
     ) -> torch.Tensor:
-        """The unet's prediction for `sample` (batch, frames, 8, h, w) with PoseNet features added to conv_in.
+        """The unet's prediction for `latents` (batch, frames, 4, h, w), conditioned as the sampler
+        conditions it (`conditioned_prediction`).
 
         `pose` (batch, frames, 3, H, W) in [-1, 1]; `pose_keep` (batch,) is 0 for clips trained without
         conditioning: their pose features are zeroed, which is what "no pose" means at inference.
         """
-        frames = sample.shape[1]
+        frames = latents.shape[1]
         features = self.pose_net(pose.flatten(0, 1))
         features = features * pose_keep.repeat_interleave(frames).view(-1, 1, 1, 1).to(features.dtype)
-        with pose_conditioning(self.unet, features):
-            return self.unet(
-                sample,
-                timestep,
-                encoder_hidden_states=image_embeddings,
-                added_time_ids=added_time_ids,
-                return_dict=False,
-            )[0]
+        return conditioned_prediction(
+            self.unet, latents, timestep, image_latents, image_embeddings, added_time_ids, features
+        )

@@ -2,16 +2,17 @@
 
 The reference goes through the pipeline's own encoders (`MimicMotionPipeline.encode_image` for CLIP,
 `encode_reference_latent` for the latent: posterior mode, unscaled), after the same noise augmentation as at
-inference (image + strength * noise); time ids are [fps - 1, motion bucket, strength]. The frames
-become target latents by sampling the VAE posterior, times the scaling factor (the latent space the
-sampler works in). Dropped clips get what the unconditional pass of guidance gets: zero image
-embedding, zero reference latent, no pose features.
+inference (image + strength * noise); the time ids, the pose pictures' conversion and the unet call are
+the sampler's own (`mimicmotion.models.conditioning`). The frames become target latents by sampling the
+VAE posterior, times the scaling factor (the latent space the sampler works in). Dropped clips get what the
+unconditional pass of guidance gets: zero image embedding, zero reference latent, no pose features.
 """
 
 from __future__ import annotations
 
 import torch
 
+from mimicmotion.models.conditioning import added_time_ids, pose_input
 from mimicmotion.train.objective import SampleNoise, preconditioning, weighted_denoising_loss
 
 VAE_CHUNK = 8  # frames encoded at once: bounds the VAE's activation memory at full resolution
@@ -46,7 +47,6 @@ def clip_losses(
     """
     device = noise.sigma.device
     frames = batch["frames"].to(device).float() / 127.5 - 1.0
-    count = frames.shape[1]
 
     # Conditioning on the reference, as MimicMotionPipeline.__call__ does it.
     reference = batch["reference"].float() / 255.0  # on the CPU, where the pipeline's CLIP resize runs
@@ -60,22 +60,17 @@ def clip_losses(
     keep = (~noise.drop).float()
     image_embeddings = image_embeddings * keep.view(-1, 1, 1)
     image_latents = image_latents * keep.view(-1, 1, 1, 1)
-    fps = (
-        batch["fps"].to(device).float().round()
-        if condition_fps is None
-        else torch.full_like(keep, condition_fps)
-    )
-    time_ids = torch.stack(
-        [fps - 1.0, torch.full_like(keep, motion_bucket_id), noise.noise_aug.float()], dim=1
-    )
+    fps = batch["fps"].to(device).float().round() if condition_fps is None else condition_fps
+    time_ids = added_time_ids(fps, motion_bucket_id, noise.noise_aug, torch.float32, device)
+    time_ids = time_ids.expand(len(keep), -1)
 
     # EDM: noise the targets, precondition, predict, denoise.
     sigma = noise.sigma.float().view(-1, 1, 1, 1, 1)
     noisy = target + sigma * noise.noise
     c = preconditioning(sigma)
-    model_input = torch.cat([c.c_in * noisy, image_latents[:, None].expand(-1, count, -1, -1, -1)], dim=2)
-    pose = batch["pose"].to(device).float() / 127.5 - 1.0
-    prediction = model(model_input, c.c_noise.flatten(), image_embeddings, time_ids, pose, keep)
+    pose = pose_input(batch["pose"].to(device), torch.float32)
+    inputs = (c.c_in * noisy, c.c_noise.flatten(), image_latents, image_embeddings, time_ids, pose, keep)
+    prediction = model(*inputs)
     denoised = c.c_skip * noisy + c.c_out * prediction.float()
 
     weights = batch["hand_weights"].to(device)

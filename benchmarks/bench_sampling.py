@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -44,6 +45,7 @@ def main() -> None:
 
     from mimicmotion.animate import execution_device, load_pipeline
     from mimicmotion.config import AnimateSettings
+    from mimicmotion.generation import PoseInputs, sample, video_frames
 
     base, checkpoint = args.base, args.checkpoint
     if args.tiny:
@@ -51,17 +53,20 @@ def main() -> None:
         from helpers.tiny_models import save_tiny_weights
 
         base, checkpoint = save_tiny_weights(Path(tempfile.mkdtemp()))
-    settings = AnimateSettings(base_model=str(base), checkpoint=str(checkpoint), device=args.device,
-                               dtype=args.dtype, offload=args.offload)  # fmt: skip
+    settings = AnimateSettings(
+        base_model=str(base), checkpoint=str(checkpoint), device=args.device, dtype=args.dtype,
+        offload=args.offload, tile_size=args.tile_size, tile_overlap=args.tile_overlap, steps=args.steps,
+        min_guidance=args.guidance, max_guidance=args.guidance, quiet=True,
+    )  # fmt: skip
     cuda = execution_device(settings).type == "cuda"
     pipe = load_pipeline(settings)
-    pipe.set_progress_bar_config(disable=True)
 
     height = args.resolution
     width = int(args.resolution / (9 / 16) // 64) * 64
-    generator = torch.Generator().manual_seed(0)
-    image = torch.rand(1, 3, height, width, generator=generator)
-    pose = torch.rand(args.frames, 3, height, width, generator=generator) * 2 - 1
+    rng = np.random.default_rng(0)
+    reference = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    pictures = torch.from_numpy(rng.integers(0, 256, (args.frames, 3, height, width), dtype=np.uint8))
+    inputs = PoseInputs(reference, pictures, poses=None)
 
     step_times: list[float] = []
     step = pipe.scheduler.step
@@ -76,19 +81,9 @@ def main() -> None:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    out = pipe(
-        image,
-        pose,
-        tile_size=args.tile_size,
-        tile_overlap=args.tile_overlap,
-        num_inference_steps=args.steps,
-        min_guidance_scale=args.guidance,
-        max_guidance_scale=args.guidance,
-        generator=generator,
-        output_type="latent",
-    )
+    out = sample(pipe, inputs, settings)  # the generation path animate takes
     sampled = time.perf_counter()
-    for _ in pipe.decode_latents(out.frames):
+    for _ in video_frames(pipe, out.frames):
         pass
     decoded = time.perf_counter()
 

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from mimicmotion.config import AnimateSettings
-from mimicmotion.pipeline import MimicMotionPipeline, MimicMotionPipelineOutput, to_uint8
-from mimicmotion.pose import PoseBackend, PoseFrames, PoseSequence, build_pose_frames
+from mimicmotion.pipeline import MimicMotionPipeline, MimicMotionPipelineOutput, PoseFrameSource, to_uint8
+from mimicmotion.pose import PoseBackend, PoseSequence, build_pose_frames
 from mimicmotion.video import video_writer
 
 log = logging.getLogger("mimicmotion")
@@ -34,8 +34,8 @@ class PoseInputs:
     """What the sampler takes from the pose side; close `pose_frames` (a temporary file) when done."""
 
     reference: np.ndarray  # prepared reference image, RGB uint8 (H, W, 3)
-    pose_frames: PoseFrames  # F pose pictures, frame 0 the reference's own pose
-    poses: PoseSequence  # the keypoints they were drawn from
+    pose_frames: PoseFrameSource  # F pose pictures (PoseFrames on disk), frame 0 the reference's own pose
+    poses: PoseSequence | None  # the keypoints they were drawn from
 
 
 def pose_inputs(

@@ -18,7 +18,7 @@ from mimicmotion.pose.backends import DEFAULT_BACKEND, PoseBackend, get_backend
 from mimicmotion.pose.extract import DEFAULT_STRIDE, detect_poses
 from mimicmotion.pose.fill import fill_gaps
 from mimicmotion.pose.frames import PoseFrames, render_pose_frames
-from mimicmotion.pose.reference import prepare_reference
+from mimicmotion.pose.reference import DEFAULT_RESOLUTION, prepare_reference
 from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
 from mimicmotion.pose.retargeting import retarget as retarget_poses
@@ -27,8 +27,6 @@ from mimicmotion.pose.types import PoseSequence
 from mimicmotion.video import read_image
 
 log = logging.getLogger("mimicmotion.pose")
-
-DEFAULT_RESOLUTION = 576
 
 
 def reference_pose(image: np.ndarray, backend: PoseBackend, name: str = "") -> PoseSequence:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mimicmotion.config import AnimateSettings
+from mimicmotion.config import DTYPE_NAMES, AnimateSettings
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.eval.window_layout import save_window_layout, window_layout_path
 from mimicmotion.pose import (
@@ -29,14 +29,12 @@ from mimicmotion.pose import (
     reference_pose,
     render_pose_frames,
 )
+from mimicmotion.pose.reference import check_resolution
 from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
 from mimicmotion.pose_cache import cached_poses
 from mimicmotion.video import check_writable, iter_frames, probe_video, read_image, video_writer
 from mimicmotion.windows import FUSIONS, plan_windows
-
-RESOLUTION_MULTIPLE = 64
-DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")
 
 
 def check_settings(settings: AnimateSettings) -> None:
@@ -61,10 +59,7 @@ def check_inputs(settings: AnimateSettings) -> None:
     read_image(s.ref)
     probe_video(s.driving)
     next(iter_frames(s.driving, max_frames=1))  # the first frame must decode, not just the header
-    if s.resolution < RESOLUTION_MULTIPLE or s.resolution % RESOLUTION_MULTIPLE:
-        raise MimicMotionError(
-            f"resolution must be a positive multiple of {RESOLUTION_MULTIPLE}, got {s.resolution}"
-        )
+    check_resolution(s.resolution)
     plan_windows(2 * s.tile_size + 1, s.tile_size, s.tile_overlap)  # validates size and overlap
     if s.fusion not in FUSIONS:
         raise MimicMotionError(f"unknown fusion {s.fusion!r}; choose one of {', '.join(FUSIONS)}")
@@ -124,7 +119,7 @@ def animate(settings: AnimateSettings, load: Callable[[AnimateSettings], Any] | 
             return detect_poses(s.driving, backend, s.stride, s.max_frames, progress=not s.quiet)
 
         driving = cached_poses(s.driving, detector, s.stride, s.max_frames, extract, note)
-    poses = reference_first(own_pose, driving, s.retarget)
+    poses = reference_first(own_pose, driving, s.retarget, smooth=s.smooth)
     note(f"{len(poses) - 1} driving frames at {width}x{height}, {s.steps} steps, fusion {s.fusion}")
 
     # Pose pictures go to a temporary file beside the output (on disk, where the video goes too),

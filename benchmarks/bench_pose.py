@@ -62,7 +62,7 @@ def measure(data: Path, frames: int, backend: str, workdir: Path, what: str = "c
         "--render", str(workdir / f"poses_{frames}.mp4"),
         "--stride", "1",
         "--max-frames", str(frames),
-        "--backend", backend,
+        "--pose-backend", backend,
         "--quiet",
     ])  # fmt: skip
 

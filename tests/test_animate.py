@@ -122,6 +122,17 @@ def test_side_by_side_shows_reference_pose_and_result(shared_data, weights, tmp_
     assert (middle.max(axis=2) < 40).mean() > 0.7 and middle.max() > 100
 
 
+def test_smooth_smooths_the_driving_poses(shared_data, weights, tmp_path):
+    args = ["animate", "--ref", str(shared_data / "ref_demo1.jpg"),
+            "--driving", str(shared_data / "dance_576x1024_19f.gif"),
+            "--max-frames", "6", "--side-by-side", *weights, *FAST]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "raw.mp4")]) == 0
+    assert main([*args, "--out", str(tmp_path / "smooth.mp4"), "--smooth"]) == 0
+    raw, smooth = (read_video(tmp_path / f"{name}.mp4")[0] for name in ("raw", "smooth"))
+    # same seed, same everything else: only the smoothed keypoints can change the pose pictures
+    assert any(not np.array_equal(a[:, 128:256], b[:, 128:256]) for a, b in zip(raw, smooth, strict=True))
+
+
 def test_interrupted_run_leaves_no_output(shared_data, tiny_weights, tmp_path):
     base, checkpoint = tiny_weights
     out = tmp_path / "interrupted.mp4"
@@ -188,10 +199,10 @@ ERRORS = {
     "tile size": (lambda d: {"--tile-size": "1", "--tile-overlap": "1"}, "tile_size"),
     "output folder": (lambda d: {"--out": str(d / "missing" / "out.mp4")}, "output folder does not exist"),
     "output type": (lambda d: {"--out": str(d / "out.avi")}, ".mp4"),
-    "fusion": (lambda d: {"--fusion": "median"}, "unknown fusion"),
-    "backend": (lambda d: {"--pose-backend": "openpose"}, "unknown pose backend"),
-    "style": (lambda d: {"--pose-style": "neon"}, "unknown render style"),
-    "retarget": (lambda d: {"--retarget": "stretch"}, "unknown retarget mode"),
+    "fusion": (lambda d: {"--fusion": "median"}, "--fusion must be one of official, progressive, average"),
+    "backend": (lambda d: {"--pose-backend": "openpose"}, "--pose-backend must be one of"),
+    "style": (lambda d: {"--pose-style": "neon"}, "--pose-style must be one of"),
+    "retarget": (lambda d: {"--retarget": "stretch"}, "--retarget must be one of"),
     "no person": (lambda d: {"--ref": blank_image(d)}, "no person found in the reference image"),
     "missing weights": (lambda d: {"--checkpoint": str(d / "MimicMotion_1-1.pth")}, "checkpoint not found"),
     "mismatched weights": (lambda d: {"--checkpoint": broken_checkpoint(d)}, "conv_out.bias"),
@@ -236,6 +247,12 @@ def test_config_errors_stop_before_any_folder_is_made(tmp_path, capsys):
     assert code == 2 and "num_frames" in err
     code, err = run_error(["animate", "--config", str(tmp_path / "none.yaml")], capsys)
     assert code == 2 and "config file not found" in err
+    config.write_text("test_case:\n  - ref_video_path: x.mp4\n    seed: [42\n")  # malformed YAML
+    code, err = run_error(["animate", "--config", str(config), "--out", str(tmp_path / "outs")], capsys)
+    assert code == 2 and f"cannot read config {config}" in err and len(err.splitlines()) == 1
+    config.write_text(yaml.safe_dump({"test_case": [{"ref_video_path": "x.mp4", "sede": 1}]}))
+    code, err = run_error(["animate", "--config", str(config), "--out", str(tmp_path / "outs")], capsys)
+    assert code == 2 and "test case 1: unknown setting 'sede' (did you mean 'seed'?)" in err
     assert not (tmp_path / "outs").exists()
 
 

@@ -7,12 +7,12 @@ import yaml
 
 from mimicmotion.cli import main
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.settings import read_yaml
 from mimicmotion.train.config import (
     ACCELERATE_CONFIGS,
     PACKAGED_CONFIG,
     TrainConfig,
     load_config,
-    read_yaml,
     resumed_config,
 )
 
@@ -85,7 +85,11 @@ def test_cli_config_errors_exit_with_code_2(tmp_path, capsys):
     assert main(["train", "--config", str(bad)]) == 2
     assert "did you mean 'batch_size'" in capsys.readouterr().err
     assert main(["train", "--num-frames", "x"]) == 2
-    assert "num_frames must be an integer" in capsys.readouterr().err
+    assert "--num-frames must be an integer" in capsys.readouterr().err
+    bad.write_text("learning_rate: [1e-5\nema: true\n")  # malformed YAML
+    assert main(["train", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"cannot read config {bad}" in err and "line 2" in err
 
 
 def test_write_configs_copies_the_examples(tmp_path, capsys):

@@ -84,7 +84,7 @@ def test_seeking_reads_the_same_frames_as_decoding_from_the_start(data, shared_d
 
 def test_a_sample_holds_the_clip_its_poses_and_hand_weights(data, shared_data):
     # Large enough for the pose picture's thin lines to survive the renderer's downscaling.
-    height, width = 512, 288
+    height, width = 512, 320  # the size resolution 320 gives for this portrait video
     cfg = config(data, height=height, width=width)
     dataset = ClipDataset(load_prepared(data), cfg)
     sample = dataset[5]
@@ -102,9 +102,9 @@ def test_a_sample_holds_the_clip_its_poses_and_hand_weights(data, shared_data):
     crop = CoverCrop.fit(1024, 576, height, width)
     expected = np.stack([crop.image(everything[i], antialias=True) for i in plan.frames])  # targets
     np.testing.assert_array_equal(sample["frames"].permute(0, 2, 3, 1).numpy(), expected)
-    # the reference is exactly what inference prepares from that frame (512 x 288 = resolution 288)
+    # the reference is exactly what inference prepares from that frame at resolution 320
     np.testing.assert_array_equal(
-        sample["reference"].permute(1, 2, 0).numpy(), prepare_reference(everything[plan.reference], 288)
+        sample["reference"].permute(1, 2, 0).numpy(), prepare_reference(everything[plan.reference], 320)
     )
     assert sample["fps"] == pytest.approx(10.0 / plan.interval)
 

@@ -293,7 +293,7 @@ def test_cli_training_errors_exit_with_code_2(tmp_path, data, base, trained_run,
     fails(["train", "--config", str(config), "--height", "40"], "multiple of 16")
     if importlib.util.find_spec("bitsandbytes") is None:
         fails(
-            ["train", "--config", str(config), "--run-dir", str(tmp_path / "r8"), "--use-8bit-adam", "1"],
+            ["train", "--config", str(config), "--run-dir", str(tmp_path / "r8"), "--use-8bit-adam"],
             "bitsandbytes",
         )
 

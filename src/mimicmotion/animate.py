@@ -16,19 +16,17 @@ from typing import Any
 
 import torch
 
-from mimicmotion.config import AnimateSettings
+from mimicmotion.config import DTYPE_NAMES, AnimateSettings
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose import BACKENDS, PoseSequence, prepare_reference, reference_pose
 from mimicmotion.pose.build import pose_detector
+from mimicmotion.pose.reference import check_resolution
 from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
 from mimicmotion.video import check_writable, iter_frames, probe_video, read_image
 from mimicmotion.windows import FUSIONS, plan_windows, save_window_layout, window_layout_path
 
 log = logging.getLogger("mimicmotion")
-
-RESOLUTION_MULTIPLE = 64
-DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")
 
 
 def check_settings(settings: AnimateSettings) -> None:
@@ -56,10 +54,7 @@ def check_inputs(settings: AnimateSettings) -> None:
     else:
         probe_video(s.driving)
         next(iter_frames(s.driving, max_frames=1))  # the first frame must decode, not just the header
-    if s.resolution < RESOLUTION_MULTIPLE or s.resolution % RESOLUTION_MULTIPLE:
-        raise MimicMotionError(
-            f"resolution must be a positive multiple of {RESOLUTION_MULTIPLE}, got {s.resolution}"
-        )
+    check_resolution(s.resolution)
     plan_windows(2 * s.tile_size + 1, s.tile_size, s.tile_overlap)  # validates size and overlap
     if s.fusion not in FUSIONS:
         raise MimicMotionError(f"unknown fusion {s.fusion!r}; choose one of {', '.join(FUSIONS)}")

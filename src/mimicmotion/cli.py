@@ -1,8 +1,8 @@
 """The `mimicmotion` command.
 
-Each subcommand lives in `mimicmotion.commands.<name>` and provides `add_parser(subparsers)`,
-which registers its options and sets `run=<function(args) -> int>`. Subcommands only parse
-options and call library functions; the work happens in the library.
+Each subcommand lives in `mimicmotion.commands.<name>` and provides `add_options(parser)`, which
+declares its options (through `mimicmotion.settings`) and sets `run=<function(args) -> int>`.
+Subcommands only parse options and call library functions; the work happens in the library.
 """
 
 from __future__ import annotations
@@ -17,33 +17,43 @@ from importlib import import_module
 from mimicmotion import __version__
 from mimicmotion.errors import MimicMotionError
 
-COMMANDS = (
-    "animate",
-    "download",
-    "pose",
-    "prepare_data",
-    "train",
-    "export",
-    "evaluate",
-    "plot",
-    "compare_fusion",
-)
+# The line `mimicmotion --help` shows for each command. A command's module is imported only when that
+# command runs: its options name choices and defaults that live beside the code using them (torch, for
+# most), and `mimicmotion --help` should not wait for that.
+COMMANDS = {
+    "animate": "animate the person of a photo with the motion of a dance video",
+    "download": "prefetch the base model, the MimicMotion checkpoint and DWPose",
+    "pose": "extract (and retarget / render) the poses of a driving video",
+    "prepare-data": "detect the poses of a folder of training videos",
+    "train": "train MimicMotion on prepared data (accelerate: CPU, one or many GPUs)",
+    "export": "write a run's weights as a MimicMotion checkpoint (.safetensors or .pth)",
+    "evaluate": "compare generated videos with ground truth (FID-VID, FVD, SSIM, PSNR, temporal)",
+    "plot": "Y-T slices and frame-difference strips of a video",
+    "compare-fusion": "generate with the official, progressive and average fusion and compare their "
+    "smoothness",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser for `argv`: every command listed, the options of the one `argv` names declared."""
     parser = argparse.ArgumentParser(
         prog="mimicmotion",
         description="Pose-guided human video generation (MimicMotion on Stable Video Diffusion).",
     )
     parser.add_argument("--version", action="version", version=f"mimicmotion {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        import_module(f"mimicmotion.commands.{name}").add_parser(subparsers)
+    # The top-level options take no value, so the first word that is not an option is the command.
+    named = next((word for word in argv if not word.startswith("-")), None)
+    for name, text in COMMANDS.items():
+        command = subparsers.add_parser(name, help=text)
+        if name == named:
+            import_module(f"mimicmotion.commands.{name.replace('-', '_')}").add_options(command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     with messages(quiet=bool(getattr(args, "quiet", False))):
         try:
             return int(args.run(args) or 0)

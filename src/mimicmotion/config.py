@@ -30,105 +30,153 @@ from pathlib import Path
 from typing import Any
 
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose.backends import BACKENDS, DEFAULT_BACKEND
+from mimicmotion.pose.extract import DEFAULT_STRIDE
+from mimicmotion.pose.reference import DEFAULT_RESOLUTION, RESOLUTION_MULTIPLE
+from mimicmotion.pose.render import STYLES
+from mimicmotion.pose.retargeting import MODES as RETARGET_MODES
+from mimicmotion.settings import check_keys, convert, option, read_yaml
+from mimicmotion.windows import FUSIONS
 
 DEFAULT_BASE = "stabilityai/stable-video-diffusion-img2vid-xt-1-1"
 DEFAULT_CHECKPOINT = "tencent/MimicMotion/MimicMotion_1-1.pth"
+# `checkpoint=FROM_BASE`: the unet and PoseNet saved in the base folder by `save_pretrained`, when it holds
+# them, else DEFAULT_CHECKPOINT.
+FROM_BASE = "default"
+DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")
+
+
+# Settings that several commands share, declared once.
+
+
+def base_model_option() -> Any:
+    return option(DEFAULT_BASE, "SVD base: hub id or folder in diffusers layout", metavar="ID|DIR")
+
+
+def checkpoint_option() -> Any:
+    return option(
+        FROM_BASE,
+        "MimicMotion checkpoint: a .pth/.safetensors file or owner/repo/file on the hub; default: the "
+        f"base folder's own weights when `save_pretrained` wrote it, else {DEFAULT_CHECKPOINT}",
+        metavar="FILE",
+    )
+
+
+def pose_backend_option() -> Any:
+    return option(
+        DEFAULT_BACKEND,
+        "keypoint detector; auto: dwpose when its weights are at hand, else mediapipe",
+        choices=BACKENDS,
+        aliases=("--backend",),  # the old name in `pose` and `prepare-data`, kept for one release
+        metavar="NAME",
+    )
 
 
 @dataclass
-class AnimateSettings:
+class PoseSettings:
+    """How the driving poses are found and drawn: the options `pose` and `animate` share."""
+
+    resolution: int = option(
+        DEFAULT_RESOLUTION,
+        f"short side of the video and pose pictures, a multiple of {RESOLUTION_MULTIPLE} "
+        "(576 gives 576 x 1024)",
+        metavar="PX",
+    )
+    stride: int = option(
+        DEFAULT_STRIDE, "use every N-th driving frame (N x int(fps/24) above 24 fps)", metavar="N"
+    )
+    max_frames: int | None = option(None, "use only the first N sampled driving frames", metavar="N")
+    pose_backend: str = pose_backend_option()
+    dwpose_dir: Path | None = option(
+        None, "folder with yolox_l.onnx and dw-ll_ucoco_384.onnx (dwpose)", metavar="DIR"
+    )
+    retarget: str = option(
+        "linear",
+        "fit of the driving skeleton to the reference (linear: the released fit)",
+        choices=RETARGET_MODES,
+        metavar="MODE",
+    )
+    pose_style: str = option(
+        "released",
+        "pose picture (released: what the checkpoint was trained on)",
+        choices=STYLES,
+        aliases=("--style",),  # the old name in `pose`, kept for one release
+        metavar="STYLE",
+    )
+    smooth: bool = option(False, "smooth the keypoints over time (one-euro filter)")
+    quiet: bool = option(False, "no progress bars or notes")
+
+
+@dataclass
+class AnimateSettings(PoseSettings):
     """Everything `animate` needs; the defaults are those of the released config."""
 
-    ref: Path | None = None
-    driving: Path | None = None
-    out: Path | None = None
-    base_model: str = DEFAULT_BASE
-    checkpoint: str = DEFAULT_CHECKPOINT
-    resolution: int = 576
-    stride: int = 2
-    max_frames: int | None = None
-    steps: int = 25
-    tile_size: int = 72
-    tile_overlap: int = 6
-    fusion: str = "official"
-    min_guidance: float = 2.0
-    max_guidance: float = 2.0
-    noise_aug: float = 0.0
-    seed: int = 42
-    fps: float = 15.0
-    dtype: str = "auto"
-    device: str = "auto"
-    offload: bool = False
-    pose_backend: str = "auto"
-    dwpose_dir: Path | None = None
-    retarget: str = "linear"
-    smooth: bool = False
-    pose_style: str = "released"
-    side_by_side: bool = False
-    quiet: bool = False
+    ref: Path | None = option(None, "reference image: the person to animate", metavar="IMAGE")
+    driving: Path | None = option(
+        None, "driving video (mp4/mov/webm/mkv/gif), a folder of images, or a pose .npz", metavar="VIDEO"
+    )
+    out: Path | None = option(None, "output .mp4 (with --config: a folder, default outputs/)", metavar="OUT")
+    base_model: str = base_model_option()
+    checkpoint: str = checkpoint_option()
+    steps: int = option(25, "denoising steps", metavar="N")
+    tile_size: int = option(72, "frames per denoising window (the reference frame included)", metavar="N")
+    tile_overlap: int = option(
+        6, "frames shared by adjacent windows (the reference frame included)", metavar="N"
+    )
+    fusion: str = option("official", "how overlapping windows are blended", choices=FUSIONS, metavar="NAME")
+    min_guidance: float = option(2.0, "guidance scale of the first frame", metavar="SCALE")
+    max_guidance: float = option(2.0, "guidance scale of the last frame", metavar="SCALE")
+    noise_aug: float = option(0.0, "noise added to the reference before encoding", metavar="STRENGTH")
+    seed: int = option(42, "random seed", metavar="N")
+    fps: float = option(15.0, "frame rate of the output video", metavar="FPS")
+    dtype: str = option(
+        "auto", "precision; auto: fp16 on CUDA, fp32 on CPU", choices=DTYPE_NAMES, metavar="DTYPE"
+    )
+    device: str = option("auto", "auto (CUDA when available), cpu, cuda or cuda:N", metavar="DEVICE")
+    offload: bool = option(False, "keep idle model parts on the CPU (CUDA only; less GPU memory, slower)")
+    side_by_side: bool = option(False, "write reference | pose | result side by side")
 
     def replace(self, **changes: Any) -> AnimateSettings:
         return dataclasses.replace(self, **changes)
 
 
-# released key -> (our field, converter)
-_CASE_KEYS = {
-    "ref_video_path": ("driving", Path),
-    "ref_image_path": ("ref", Path),
-    "num_frames": ("tile_size", int),
-    "resolution": ("resolution", int),
-    "frames_overlap": ("tile_overlap", int),
-    "num_inference_steps": ("steps", int),
-    "noise_aug_strength": ("noise_aug", float),
-    "sample_stride": ("stride", int),
-    "fps": ("fps", float),
-    "seed": ("seed", int),
+# released key -> the AnimateSettings fields it sets
+RELEASED_CASE_KEYS = {
+    "ref_video_path": ("driving",),
+    "ref_image_path": ("ref",),
+    "num_frames": ("tile_size",),
+    "resolution": ("resolution",),
+    "frames_overlap": ("tile_overlap",),
+    "num_inference_steps": ("steps",),
+    "noise_aug_strength": ("noise_aug",),
+    "guidance_scale": ("min_guidance", "max_guidance"),
+    "sample_stride": ("stride",),
+    "fps": ("fps",),
+    "seed": ("seed",),
 }
+RELEASED_COMMON_KEYS = {"base_model_path": ("base_model",), "ckpt_path": ("checkpoint",)}
 
 
 def read_released_config(path: str | os.PathLike) -> list[dict[str, Any]]:
     """The test cases of a released-format YAML file, as dicts of `AnimateSettings` fields."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise MimicMotionError(f"config file not found: {path}")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise MimicMotionError(f"cannot read config {path}: {error}") from None
-    if (
-        not isinstance(document, dict)
-        or not isinstance(document.get("test_case"), list)
-        or not document["test_case"]
-    ):
+    document = read_yaml(path)
+    check_keys(document, [*RELEASED_COMMON_KEYS, "test_case"], str(path))
+    cases = document.pop("test_case", None)
+    if not isinstance(cases, list) or not cases:
         raise MimicMotionError(f"{path} has no test_case list (the released config format)")
-    common: dict[str, Any] = {}
-    if document.get("base_model_path"):
-        common["base_model"] = str(document["base_model_path"])
-    if document.get("ckpt_path"):
-        common["checkpoint"] = str(document["ckpt_path"])
-    return [_case(path, number, case, common) for number, case in enumerate(document["test_case"], start=1)]
+    common = _released_values(document, RELEASED_COMMON_KEYS, str(path))
+    return [
+        {**common, **_released_values(case, RELEASED_CASE_KEYS, f"{path}: test case {number}")}
+        for number, case in enumerate(cases, start=1)
+    ]
 
 
-def _case(path: Path, number: int, case: Any, common: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(case, dict):
-        raise MimicMotionError(f"{path}: test case {number} is not a mapping")
-    values = dict(common)
-    for key, value in case.items():
-        if key == "guidance_scale":
-            values["min_guidance"] = values["max_guidance"] = _convert(path, number, key, value, float)
-        elif key in _CASE_KEYS:
-            name, convert = _CASE_KEYS[key]
-            values[name] = _convert(path, number, key, value, convert)
-        else:
-            known = ", ".join(sorted([*_CASE_KEYS, "guidance_scale"]))
-            raise MimicMotionError(f"{path}: test case {number} has an unknown key {key!r} (known: {known})")
-    return values
-
-
-def _convert(path: Path, number: int, key: str, value: Any, convert) -> Any:
-    try:
-        return convert(value)
-    except (TypeError, ValueError):
-        raise MimicMotionError(f"{path}: test case {number}: {key} has an invalid value {value!r}") from None
+def _released_values(values: Any, keys: dict[str, tuple[str, ...]], source: str) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        raise MimicMotionError(f"{source} is not a mapping")
+    check_keys(values, keys, source)
+    return {
+        name: convert(AnimateSettings, name, value, f"{source}: {key}")
+        for key, value in values.items()
+        for name in keys[key]
+    }

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mimicmotion.config import DEFAULT_BASE, DEFAULT_CHECKPOINT
+from mimicmotion.config import DEFAULT_BASE, DEFAULT_CHECKPOINT, FROM_BASE
 from mimicmotion.errors import MimicMotionError
 
 CHECKPOINT_PREFIXES = ("unet.", "pose_net.")
@@ -30,9 +30,7 @@ WEIGHT_NAMES = {
     "image_encoder": "model",
     "pose_net": "diffusion_pytorch_model",
 }
-# `checkpoint=FROM_BASE`: the unet and PoseNet saved in the base folder by `save_pretrained`, when it holds
-# them, else the released checkpoint.
-FROM_BASE = "default"
+
 _SHOWN_KEYS = 8
 
 

@@ -27,9 +27,9 @@ from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion 
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from mimicmotion.config import DEFAULT_BASE
+from mimicmotion.config import DEFAULT_BASE, FROM_BASE
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.loading import FROM_BASE, cast, load_components
+from mimicmotion.loading import cast, load_components
 from mimicmotion.models.conditioning import added_time_ids, conditioned_prediction, pose_input
 from mimicmotion.sampling import denoise
 from mimicmotion.windows import fusion_weights, plan_windows

@@ -34,7 +34,7 @@ DETECTOR_INPUT, DETECTOR_OUTPUT = "images", "output"
 POSE_INPUT, POSE_OUTPUTS = "input", ("simcc_x", "simcc_y")
 KEYPOINTS, BINS_X, BINS_Y = 133, 576, 768
 
-RESOLUTION = 288  # the reference is prepared to 288 x 512
+RESOLUTION = 320  # the reference is prepared to 320 x 512 (the resolution rule: a multiple of 64)
 SINGLE_FRAMES = ("dance", "reference_photo", "two_people", "nobody")
 
 
@@ -285,6 +285,6 @@ def test_retargeted_keypoints_equal_the_released_ones(run):
 
 def test_retargeted_pose_pictures_equal_the_released_ones(run):
     expected = np.concatenate([run.released["reference__picture"][None], run.released["driving__pictures"]])
-    assert run.retargeted_pictures.shape == expected.shape == (1 + run.driving_count, 512, 288, 3)
+    assert run.retargeted_pictures.shape == expected.shape == (1 + run.driving_count, 512, RESOLUTION, 3)
     for index, (ours, theirs) in enumerate(zip(run.retargeted_pictures, expected, strict=True)):
         assert np.array_equal(ours, theirs), index

@@ -64,9 +64,11 @@ def test_unreadable_and_empty_videos(tmp_path, capsys):
 
 def test_unknown_names_fail_before_any_work(tmp_path, capsys):
     args = ("--driving", tmp_path / "never-read.mp4", "--out", tmp_path / "p.npz")
-    assert_one_line_error(*run_cli(capsys, *args, "--backend", "openpose"), "unknown pose backend 'openpose'")
-    assert_one_line_error(*run_cli(capsys, *args, "--style", "neon"), "unknown render style 'neon'")
-    assert_one_line_error(*run_cli(capsys, *args, "--retarget", "warp"), "unknown retarget mode 'warp'")
+    unknown = "must be one of auto, dwpose, mediapipe, got 'openpose'"
+    assert_one_line_error(*run_cli(capsys, *args, "--pose-backend", "openpose"), "--pose-backend " + unknown)
+    unknown = "must be one of released, confidence, threshold, got 'neon'"
+    assert_one_line_error(*run_cli(capsys, *args, "--pose-style", "neon"), "--pose-style " + unknown)
+    assert_one_line_error(*run_cli(capsys, *args, "--retarget", "warp"), "--retarget must be one of")
     assert_one_line_error(*run_cli(capsys, *args, "--stride", "0"), "--stride")
     assert_one_line_error(*run_cli(capsys, *args, "--resolution", "0"), "resolution")
     missing_dir = ("--driving", tmp_path / "v.mp4", "--out", tmp_path / "missing" / "p.npz")

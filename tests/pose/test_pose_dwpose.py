@@ -189,7 +189,8 @@ def test_missing_weights_offline_say_how_to_get_them(offline_empty_hub):
 def test_missing_weights_through_the_cli(offline_empty_hub, tmp_path, capsys):
     video = tmp_path / "v.mp4"
     video.write_bytes(b"")
-    code = main(["pose", "--driving", str(video), "--out", str(tmp_path / "p.npz"), "--backend", "dwpose"])
+    out = tmp_path / "p.npz"
+    code = main(["pose", "--driving", str(video), "--out", str(out), "--pose-backend", "dwpose"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and DETECTOR_FILE in err
 

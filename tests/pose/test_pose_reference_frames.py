@@ -12,14 +12,15 @@ from mimicmotion.pose import PoseFrames, prepare_reference, render_pose, render_
 
 
 def test_target_size_follows_the_released_formula():
-    for resolution in range(64, 2049, 8):
+    for resolution in range(64, 2049, 64):
         long_side = math.floor(Fraction(resolution) / Fraction(9, 16) / 64) * 64
         assert target_size(1920, 1080, resolution) == (long_side, resolution)  # portrait
         assert target_size(1080, 1920, resolution) == (resolution, long_side)  # landscape
         assert target_size(700, 700, resolution) == (resolution, long_side)  # square: as landscape
     assert target_size(1920, 1080, 576) == (1024, 576)
-    with pytest.raises(MimicMotionError, match="multiple of 8"):
-        target_size(1920, 1080, 570)
+    for resolution in (0, 32, 570, 584):  # 584: a multiple of 8 (the VAE's block) but not of 64 (SVD's)
+        with pytest.raises(MimicMotionError, match="positive multiple of 64"):
+            target_size(1920, 1080, resolution)
 
 
 def banded_image(height, width, horizontal):

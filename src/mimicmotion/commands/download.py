@@ -3,48 +3,40 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
-from mimicmotion.config import DEFAULT_BASE, DEFAULT_CHECKPOINT
+from mimicmotion.config import base_model_option, checkpoint_option
+from mimicmotion.settings import add_options as add_settings
+from mimicmotion.settings import option, parse
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "download",
-        help="prefetch the base model, the MimicMotion checkpoint and DWPose",
-        description="Download the files that `animate` reads into the Hugging Face cache (HF_HOME), "
-        "so later runs work offline: the base model (only the files actually used: configs, fp16 VAE and "
-        "image encoder; the unet weights come from the checkpoint), the checkpoint and DWPose.",
+@dataclass
+class DownloadCommand:
+    base_model: str = base_model_option()
+    checkpoint: str = checkpoint_option()
+    dwpose: bool = option(
+        True, "the DWPose ONNX models (yzd-v/DWPose, the pose detector the checkpoint was trained with)"
     )
-    parser.add_argument(
-        "--base-model", default=DEFAULT_BASE, help="hub id of the SVD base (default: %(default)s)"
+    with_unet: bool = option(False, "also fetch the base's own unet weights (needed only to train from SVD)")
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Download the files that `animate` reads into the Hugging Face cache (HF_HOME), so later runs work "
+        "offline: the base model (only the files actually used: configs, fp16 VAE and image encoder; the "
+        "unet weights come from the checkpoint), the checkpoint and DWPose."
     )
-    parser.add_argument(
-        "--checkpoint",
-        default=DEFAULT_CHECKPOINT,
-        help="hub file owner/repo/file of the checkpoint (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--no-dwpose",
-        dest="dwpose",
-        action="store_false",
-        help="skip the DWPose ONNX models (yzd-v/DWPose, the pose detector the checkpoint was trained with)",
-    )
-    # fetched by default now; the old opt-in spelling still works
-    parser.add_argument("--dwpose", dest="dwpose", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--with-unet",
-        action="store_true",
-        help="also fetch the base's own unet weights (needed only to train from SVD)",
-    )
+    add_settings(parser, DownloadCommand)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from mimicmotion.loading import resolve_base, resolve_checkpoint
 
-    print(f"base model: {resolve_base(args.base_model, with_unet_weights=args.with_unet)}")
-    print(f"checkpoint: {resolve_checkpoint(args.checkpoint)}")
-    if args.dwpose:
+    command = parse(args, DownloadCommand)
+    print(f"base model: {resolve_base(command.base_model, with_unet_weights=command.with_unet)}")
+    print(f"checkpoint: {resolve_checkpoint(command.checkpoint)}")
+    if command.dwpose:
         from mimicmotion.pose.dwpose import resolve_weights
 
         for path in resolve_weights():

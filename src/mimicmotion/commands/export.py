@@ -3,39 +3,43 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
+from mimicmotion.settings import add_options as add_settings
+from mimicmotion.settings import option, parse
+from mimicmotion.train.checkpoint import EXPORT_DTYPES, EXPORT_WEIGHTS
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "export",
-        help="write a run's weights as a MimicMotion checkpoint (.safetensors or .pth)",
-        description="Export the newest checkpoint of RUN (or the checkpoint folder RUN) in the released "
-        "layout (unet.* and pose_net.* keys), readable by "
-        "`MimicMotionPipeline.from_pretrained(checkpoint=...)` and `mimicmotion animate --checkpoint`.",
+
+@dataclass
+class ExportCommand:
+    run_dir: Path | None = option(
+        None, "run folder or one of its checkpoint folders", metavar="RUN", positional=True
     )
-    parser.add_argument(
-        "run_dir", type=Path, metavar="RUN", help="run folder or one of its checkpoint folders"
+    out: Path | None = option(
+        None, "checkpoint to write: .safetensors or .pth", metavar="FILE", required=True
     )
-    parser.add_argument(
-        "--out", type=Path, required=True, metavar="FILE", help="checkpoint to write: .safetensors or .pth"
-    )
-    parser.add_argument(
-        "--weights",
-        choices=("model", "ema"),
-        default="model",
-        help="trained weights or their EMA (default model)",
-    )
-    parser.add_argument(
-        "--dtype", choices=("float16", "bfloat16", "float32"), default="float16",
-        help="precision of the exported weights (default float16, as the released checkpoint)",
+    weights: str = option("model", "the trained weights or their EMA", choices=EXPORT_WEIGHTS, metavar="NAME")
+    dtype: str = option(
+        "float16", "precision of the exported weights (float16: as the released checkpoint)",
+        choices=tuple(EXPORT_DTYPES), metavar="DTYPE",
     )  # fmt: skip
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Export the newest checkpoint of RUN (or the checkpoint folder RUN) in the released layout (unet.* "
+        "and pose_net.* keys), readable by `MimicMotionPipeline.from_pretrained(checkpoint=...)` and "
+        "`mimicmotion animate --checkpoint`."
+    )
+    add_settings(parser, ExportCommand)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from mimicmotion.train.checkpoint import export_checkpoint
 
-    out = export_checkpoint(args.run_dir, args.out, weights=args.weights, dtype=args.dtype)
+    command = parse(args, ExportCommand)
+    out = export_checkpoint(command.run_dir, command.out, weights=command.weights, dtype=command.dtype)
     print(out)
     return 0

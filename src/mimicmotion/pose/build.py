@@ -24,7 +24,7 @@ from mimicmotion.pose.cache import cached_poses
 from mimicmotion.pose.extract import DEFAULT_STRIDE, detect_poses
 from mimicmotion.pose.fill import fill_gaps
 from mimicmotion.pose.frames import PoseFrames, render_pose_frames
-from mimicmotion.pose.reference import CoverCrop, prepare_reference
+from mimicmotion.pose.reference import DEFAULT_RESOLUTION, CoverCrop, prepare_reference
 from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
 from mimicmotion.pose.retargeting import retarget as retarget_poses
@@ -33,8 +33,6 @@ from mimicmotion.pose.types import PoseSequence
 from mimicmotion.video import read_image
 
 log = logging.getLogger("mimicmotion.pose")
-
-DEFAULT_RESOLUTION = 576
 
 
 @contextlib.contextmanager

@@ -17,9 +17,25 @@ import torch
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose.types import MISSING, located
 
+DEFAULT_RESOLUTION = 576  # the released config's: 576 x 1024
+
+# The VAE works on 8 x 8 pixel blocks and SVD's UNet halves the latent three times, so SVD's frame sides
+# are multiples of 64 (the released sizes 576 and 1024 are). The model's own multiple is checked again
+# when it runs (MimicMotionPipeline._check_inputs); this rule lets a wrong --resolution fail at once.
+RESOLUTION_MULTIPLE = 64
+
 # The long side is floor(R / (9/16) / 64) * 64; R / (9/16) / 64 = R / 36, kept in integers to be exact.
 _LONG_SIDE_DIVISOR = 36
 _LONG_SIDE_MULTIPLE = 64
+
+
+def check_resolution(resolution: int) -> int:
+    """`resolution` (the short side of the generated video) if it is a positive multiple of 64."""
+    if resolution < RESOLUTION_MULTIPLE or resolution % RESOLUTION_MULTIPLE:
+        raise MimicMotionError(
+            f"resolution must be a positive multiple of {RESOLUTION_MULTIPLE}, got {resolution}"
+        )
+    return resolution
 
 
 def target_size(height: int, width: int, resolution: int) -> tuple[int, int]:
@@ -27,11 +43,7 @@ def target_size(height: int, width: int, resolution: int) -> tuple[int, int]:
 
     Portrait inputs (height > width) give W = resolution; others H = resolution. 576 -> 1024 x 576.
     """
-    if resolution < _LONG_SIDE_DIVISOR:
-        raise MimicMotionError(f"resolution must be at least {_LONG_SIDE_DIVISOR}, got {resolution}")
-    if resolution % 8:
-        # the VAE works on 8x8 blocks; the released sizes (576, 1024, ...) are all multiples of 64
-        raise MimicMotionError(f"resolution must be a multiple of 8, got {resolution}")
+    check_resolution(resolution)
     long_side = resolution // _LONG_SIDE_DIVISOR * _LONG_SIDE_MULTIPLE
     if height > width:
         return long_side, resolution

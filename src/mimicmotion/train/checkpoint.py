@@ -35,6 +35,7 @@ EMA_FILE = "ema.safetensors"
 EMA_STATE_FILE = "ema.json"
 _NAME = re.compile(r"^step-(\d{8})$")
 EXPORT_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+EXPORT_WEIGHTS = ("model", "ema")
 
 
 # ----------------------------------------------------------------------------------------- finding
@@ -216,8 +217,8 @@ def export_checkpoint(
     out = Path(out)
     if out.suffix not in (".safetensors", ".pth"):
         raise MimicMotionError(f"export file must end in .safetensors or .pth, got {out.name}")
-    if weights not in ("model", "ema"):
-        raise MimicMotionError(f"weights must be model or ema, got {weights!r}")
+    if weights not in EXPORT_WEIGHTS:
+        raise MimicMotionError(f"weights must be one of {', '.join(EXPORT_WEIGHTS)}, got {weights!r}")
     if dtype not in EXPORT_DTYPES:
         raise MimicMotionError(f"dtype must be one of {', '.join(EXPORT_DTYPES)}, got {dtype!r}")
     _, checkpoint = resolve_checkpoint(source)

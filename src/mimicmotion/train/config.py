@@ -1,7 +1,8 @@
 """Training settings: one dataclass of plain values, read from YAML and overridden from the command line.
 
-Every field can be set in the YAML file (`key: value`) and on the command line (`--key-name VALUE`);
-the command line wins. Unknown keys and values of the wrong type or range stop with one clear
+Every field can be set in the YAML file (`key: value`) and on the command line (`--key-name VALUE`;
+true/false settings as `--key-name` / `--no-key-name`); the command line wins (see
+`mimicmotion.settings`). Unknown keys and values of the wrong type or range stop with one clear
 MimicMotionError. The defaults are the paper's settings (appendix A); `configs/train.yaml` spells them
 out with comments.
 """
@@ -9,21 +10,20 @@ out with comments.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
-import types
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mimicmotion.config import base_model_option
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose.render import STYLES
+from mimicmotion.settings import check_choices, from_mapping, option, read_yaml
 
 MIXED_PRECISION = ("no", "fp16", "bf16")
 LR_SCHEDULES = ("constant_with_warmup", "cosine_with_warmup", "linear_with_warmup")
-RENDER_STYLES = ("released", "confidence", "threshold")
 PACKAGED_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "train.yaml"
 ACCELERATE_CONFIGS = ("ddp", "deepspeed_zero2", "fsdp")
 
@@ -44,75 +44,68 @@ RESUMABLE_CHANGES = frozenset(
 )
 
 
-def _doc(text: str, **kwargs: Any) -> Any:
-    return field(metadata={"help": text}, **kwargs)
-
-
 @dataclass
 class TrainConfig:
     # ---- where things are
-    data: str = _doc("folder written by `mimicmotion prepare-data`", default="data/prepared")
-    run_dir: str = _doc(
-        "run folder: config, metrics, TensorBoard logs, checkpoints", default="runs/mimicmotion"
-    )
-    base_model: str = _doc(
-        "SVD base (hub id or diffusers folder)", default="stabilityai/stable-video-diffusion-img2vid-xt-1-1"
-    )
-    init_checkpoint: str | None = _doc(
-        "start from this MimicMotion checkpoint instead of SVD's unet + a fresh PoseNet", default=None
+    data: str = option("data/prepared", "folder written by `mimicmotion prepare-data`")
+    run_dir: str = option("runs/mimicmotion", "run folder: config, metrics, TensorBoard logs, checkpoints")
+    base_model: str = base_model_option()
+    init_checkpoint: str | None = option(
+        None, "start from this MimicMotion checkpoint instead of SVD's unet + a fresh PoseNet"
     )
     # ---- samples (paper 3.2)
-    height: int = _doc("training frame height (paper: 1024, portrait dance videos)", default=1024)
-    width: int = _doc("training frame width (paper: 576)", default=576)
-    num_frames: int = _doc("frames per clip (paper: 16)", default=16)
-    min_frame_interval: int = _doc("smallest interval between sampled frames", default=1)
-    max_frame_interval: int = _doc("largest interval between sampled frames", default=4)
-    render_style: str = _doc("pose picture style; use the one inference uses", default="released")
-    hand_threshold: float = _doc("a hand counts when all 21 keypoint confidences exceed this", default=0.3)
-    hand_padding: float = _doc("hand box padding, as a fraction of the box's longer side", default=0.2)
-    hand_weight: float = _doc("loss weight inside hand boxes (paper: 10); 1 elsewhere", default=10.0)
-    num_workers: int = _doc("data loader worker processes per training process", default=4)
+    height: int = option(1024, "training frame height, a multiple of 8 (paper: 1024, portrait dance videos)")
+    width: int = option(576, "training frame width, a multiple of 8 (paper: 576)")
+    num_frames: int = option(16, "frames per clip (paper: 16)")
+    min_frame_interval: int = option(1, "smallest interval between sampled frames")
+    max_frame_interval: int = option(4, "largest interval between sampled frames")
+    render_style: str = option("released", "pose picture style; use the one inference uses", choices=STYLES)
+    hand_threshold: float = option(0.3, "a hand counts when all 21 keypoint confidences exceed this")
+    hand_padding: float = option(0.2, "hand box padding, as a fraction of the box's longer side")
+    hand_weight: float = option(10.0, "loss weight inside hand boxes (paper: 10); 1 elsewhere")
+    num_workers: int = option(4, "data loader worker processes per training process")
     # ---- objective (paper appendix A, SVD)
-    p_mean: float = _doc("mean of log(sigma)", default=0.5)
-    p_std: float = _doc("standard deviation of log(sigma)", default=1.4)
-    uncond_prob: float = _doc(
-        "probability of dropping reference and pose (the unconditional input of guidance)", default=0.1
+    p_mean: float = option(0.5, "mean of log(sigma)")
+    p_std: float = option(1.4, "standard deviation of log(sigma)")
+    uncond_prob: float = option(
+        0.1, "probability of dropping reference and pose (the unconditional input of guidance)"
     )
-    noise_aug_min: float = _doc("smallest noise augmentation of the reference", default=0.0)
-    noise_aug_max: float = _doc("largest noise augmentation of the reference", default=0.1)
-    condition_fps: int | None = _doc(
-        "fps time id (inference passes 7 whatever the video's rate); null: each clip's own frame rate",
-        default=7,
+    noise_aug_min: float = option(0.0, "smallest noise augmentation of the reference")
+    noise_aug_max: float = option(0.1, "largest noise augmentation of the reference")
+    condition_fps: int | None = option(
+        7, "fps time id (inference passes 7 whatever the video's rate); null: each clip's own frame rate"
     )
-    motion_bucket_id: int = _doc("motion bucket time id (inference: 127)", default=127)
+    motion_bucket_id: int = option(127, "motion bucket time id (inference: 127)")
     # ---- optimisation
-    batch_size: int = _doc("clips per process and micro-batch (paper: 1 on each of 8 GPUs)", default=1)
-    gradient_accumulation_steps: int = _doc("micro-batches per optimizer step", default=1)
-    learning_rate: float = _doc("AdamW learning rate (paper: 1e-5)", default=1e-5)
-    warmup_steps: int = _doc("linear warm-up steps (paper: 500)", default=500)
-    lr_schedule: str = _doc(
-        "after warm-up: constant (paper), cosine or linear decay", default="constant_with_warmup"
+    batch_size: int = option(1, "clips per process and micro-batch (paper: 1 on each of 8 GPUs)")
+    gradient_accumulation_steps: int = option(1, "micro-batches per optimizer step")
+    learning_rate: float = option(1e-5, "AdamW learning rate (paper: 1e-5)")
+    warmup_steps: int = option(500, "linear warm-up steps (paper: 500)")
+    lr_schedule: str = option(
+        "constant_with_warmup",
+        "after warm-up: constant (paper), cosine or linear decay",
+        choices=LR_SCHEDULES,
     )
-    adam_beta1: float = _doc("AdamW beta1", default=0.9)
-    adam_beta2: float = _doc("AdamW beta2", default=0.999)
-    adam_epsilon: float = _doc("AdamW epsilon", default=1e-8)
-    weight_decay: float = _doc("AdamW weight decay", default=0.01)
-    max_grad_norm: float = _doc("gradient clipping norm (0: off)", default=1.0)
-    use_8bit_adam: bool = _doc("bitsandbytes 8-bit AdamW (needs `pip install bitsandbytes`)", default=False)
-    ema: bool = _doc("keep an exponential moving average of the weights", default=False)
-    ema_decay: float = _doc("EMA decay", default=0.9999)
-    epochs: float = _doc("passes over the videos (paper: 20); ignored when max_steps is set", default=20.0)
-    max_steps: int | None = _doc("optimizer steps to train for (overrides epochs)", default=None)
-    mixed_precision: str = _doc("no, fp16 or bf16", default="bf16")
-    gradient_checkpointing: bool = _doc(
-        "recompute activations in the backward pass to save memory", default=True
+    adam_beta1: float = option(0.9, "AdamW beta1")
+    adam_beta2: float = option(0.999, "AdamW beta2")
+    adam_epsilon: float = option(1e-8, "AdamW epsilon")
+    weight_decay: float = option(0.01, "AdamW weight decay")
+    max_grad_norm: float = option(1.0, "gradient clipping norm (0: off)")
+    use_8bit_adam: bool = option(False, "bitsandbytes 8-bit AdamW (needs `pip install bitsandbytes`)")
+    ema: bool = option(False, "keep an exponential moving average of the weights")
+    ema_decay: float = option(0.9999, "EMA decay")
+    epochs: float = option(20.0, "passes over the videos (paper: 20); ignored when max_steps is set")
+    max_steps: int | None = option(None, "optimizer steps to train for (overrides epochs)")
+    mixed_precision: str = option(
+        "bf16", "mixed precision of the training computation", choices=MIXED_PRECISION
     )
-    seed: int = _doc("seed of everything random: data order, clips, noise, sigmas, dropout", default=42)
+    gradient_checkpointing: bool = option(True, "recompute activations in the backward pass to save memory")
+    seed: int = option(42, "seed of everything random: data order, clips, noise, sigmas, dropout")
     # ---- run
-    checkpoint_every: int = _doc("save a checkpoint every K optimizer steps", default=500)
-    keep_checkpoints: int = _doc("keep the K newest checkpoints (0: keep all)", default=3)
-    validate_every: int = _doc("write a validation video every K steps (0: never)", default=500)
-    validation_steps: int = _doc("denoising steps of the validation video", default=25)
+    checkpoint_every: int = option(500, "save a checkpoint every K optimizer steps")
+    keep_checkpoints: int = option(3, "keep the K newest checkpoints (0: keep all)")
+    validate_every: int = option(500, "write a validation video every K steps (0: never)")
+    validation_steps: int = option(25, "denoising steps of the validation video")
 
     # ------------------------------------------------------------------------------------------------
 
@@ -129,6 +122,8 @@ class TrainConfig:
                 raise MimicMotionError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.num_frames < 2:
             raise MimicMotionError(f"num_frames must be at least 2, got {self.num_frames}")
+        # The VAE works on 8 x 8 blocks; the multiple the model itself needs (64 for SVD, see
+        # pose.reference.RESOLUTION_MULTIPLE; less for the tiny test models) is checked once it is loaded.
         if self.height % 8 or self.width % 8:
             raise MimicMotionError(f"height and width must be multiples of 8, got {self.height}x{self.width}")
         if self.max_frame_interval < self.min_frame_interval:
@@ -154,9 +149,7 @@ class TrainConfig:
             raise MimicMotionError(f"max_steps must be at least 1, got {self.max_steps}")
         if self.max_steps is None and self.epochs <= 0:
             raise MimicMotionError(f"epochs must be positive, got {self.epochs}")
-        _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
-        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _check_choice("render_style", self.render_style, RENDER_STYLES)
+        check_choices(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,110 +163,22 @@ class TrainConfig:
             temp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise MimicMotionError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-
-
-# ------------------------------------------------------------------------------------------ values
-
-
-def _field_types() -> dict[str, Any]:
-    hints = typing.get_type_hints(TrainConfig)
-    return {f.name: hints[f.name] for f in fields(TrainConfig)}
-
-
-def _coerce(name: str, value: Any, kind: Any) -> Any:
-    """`value` (from YAML or the command line) as the field's type, or a MimicMotionError."""
-    optional = isinstance(kind, types.UnionType) and type(None) in typing.get_args(kind)
-    if optional:
-        kind = next(k for k in typing.get_args(kind) if k is not type(None))
-        if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "")):
-            return None
-    problem = f"{name} must be {_type_name(kind)}{' or null' if optional else ''}, got {value!r}"
-    if value is None:
-        raise MimicMotionError(problem)
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "yes", "on", "1"):
-            return True
-        if text in ("false", "no", "off", "0"):
-            return False
-        raise MimicMotionError(problem)
-    if kind is int:
-        if isinstance(value, bool):
-            raise MimicMotionError(problem)
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            raise MimicMotionError(problem) from None
-    if kind is float:
-        if isinstance(value, bool):
-            raise MimicMotionError(problem)
-        try:  # YAML reads "1e-5" (no dot) as a string; float() reads it as a number
-            return float(str(value).strip()) if isinstance(value, str) else float(value)
-        except (TypeError, ValueError):
-            raise MimicMotionError(problem) from None
-    if kind is str:
-        if isinstance(value, (dict, list)):
-            raise MimicMotionError(problem)
-        return str(value)
-    raise TypeError(f"unsupported config field type {kind}")  # a programming error, not user input
-
-
-def _type_name(kind: Any) -> str:
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[kind]
-
-
-def from_values(values: dict[str, Any], source: str, base: TrainConfig | None = None) -> TrainConfig:
-    """`base` (default: the defaults) with `values` applied; keys and values are checked."""
-    kinds = _field_types()
-    unknown = [key for key in values if key not in kinds]
-    if unknown:
-        hints = []
-        for key in unknown:
-            close = difflib.get_close_matches(str(key), kinds, n=1)
-            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise MimicMotionError(f"{source}: unknown setting(s) {', '.join(hints)}")
-    current = (base or TrainConfig()).to_dict()
-    for key, value in values.items():
-        current[key] = _coerce(key, value, kinds[key])
-    return TrainConfig(**current)
-
-
-def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """The mapping in a YAML config file."""
-    path = Path(path)
-    if not path.is_file():
-        raise MimicMotionError(f"config file not found: {path}")
-    try:
-        values = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise MimicMotionError(f"cannot read config {path}: {error}") from None
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise MimicMotionError(f"config {path} must be a mapping of `key: value` lines")
-    return values
+def read_config(path: str | os.PathLike) -> TrainConfig:
+    """The settings in a YAML file (not validated: see `load_config`)."""
+    return from_mapping(TrainConfig, read_yaml(path), str(path))
 
 
 def load_config(path: str | os.PathLike | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Defaults, then the YAML file (if any), then the command-line overrides; validated."""
-    config = TrainConfig()
-    if path is not None:
-        config = from_values(read_yaml(path), str(path), config)
+    config = TrainConfig() if path is None else read_config(path)
     if overrides:
-        config = from_values(overrides, "command line", config)
+        config = from_mapping(TrainConfig, overrides, "command line", config)
     return config.validate()
 
 
 def resumed_config(run_config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
     """The saved settings of a run with the overrides that keep it the same run."""
-    config = from_values(overrides, "command line", run_config)
+    config = from_mapping(TrainConfig, overrides, "command line", run_config)
     changed = sorted(
         key
         for key in overrides
@@ -285,28 +190,3 @@ def resumed_config(run_config: TrainConfig, overrides: dict[str, Any]) -> TrainC
             f"training (settings that may change: {', '.join(sorted(RESUMABLE_CHANGES))})"
         )
     return config.validate()
-
-
-# ------------------------------------------------------------------------------------ command line
-
-
-def add_arguments(parser) -> None:
-    """One `--field-name VALUE` option per setting (default: not given, so the file's value holds)."""
-    group = parser.add_argument_group("settings (override the config file; see `configs/train.yaml`)")
-    for f in fields(TrainConfig):
-        group.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f"set_{f.name}",
-            metavar="VALUE",
-            default=None,
-            help=f"{f.metadata['help']} (default {f.default})",
-        )
-
-
-def overrides_from_args(args) -> dict[str, Any]:
-    """The settings given on the command line, as raw strings (coerced by `from_values`)."""
-    return {
-        f.name: getattr(args, f"set_{f.name}")
-        for f in fields(TrainConfig)
-        if getattr(args, f"set_{f.name}", None) is not None
-    }

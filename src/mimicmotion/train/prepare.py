@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from mimicmotion.config import pose_backend_option
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.settings import option
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
 VIDEOS_FOLDER = "videos"
@@ -41,10 +43,14 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class PrepareSettings:
-    backend: str = "auto"
-    hand_threshold: float = 0.3
-    hand_padding: float = 0.2
-    min_person_fraction: float = 0.5  # videos with a person in fewer frames are skipped
+    pose_backend: str = pose_backend_option()
+    hand_threshold: float = option(
+        0.3, "hand boxes are recorded for hands whose 21 confidences all exceed this", metavar="C"
+    )
+    hand_padding: float = option(0.2, "hand box padding as a fraction of its longer side", metavar="F")
+    min_person_fraction: float = option(
+        0.5, "skip videos with a person in fewer than this fraction of frames", metavar="F"
+    )
 
 
 @dataclass
@@ -126,7 +132,7 @@ def prepare_video(video: Path, entry: Path, settings: PrepareSettings) -> str | 
         info = probe_video(video)
         timestamps = frame_timestamps(video)
         # stride 1: every frame the released rule samples at this frame rate (all of them up to 24 fps)
-        raw = detect_poses(video, settings.backend, stride=1, progress=False)
+        raw = detect_poses(video, settings.pose_backend, stride=1, progress=False)
     except MimicMotionError as error:  # the backend was checked before, so this is about the video
         return f"unreadable: {error}"
     except Exception as error:  # decoders fail in many ways on broken files
@@ -152,7 +158,7 @@ def prepare_video(video: Path, entry: Path, settings: PrepareSettings) -> str | 
         "height": info.height,
         "frame_pts": timestamps if timestamps is not None and len(timestamps) == info.num_frames else None,
         "person_frames": int(person.sum()),
-        "pose_backend": settings.backend,
+        "pose_backend": settings.pose_backend,
         "hand_threshold": settings.hand_threshold,
         "hand_padding": settings.hand_padding,
         # per pose frame, [left, right]: [x0, y0, x1, y1] in source pixels, or null for an unreliable hand
@@ -194,10 +200,10 @@ def prepare_data(
         )
     from mimicmotion.pose import choose_backend, get_backend
 
-    detector, why = choose_backend(settings.backend)
+    detector, why = choose_backend(settings.pose_backend)
     if progress:
         print(why, flush=True)
-    settings = dataclasses.replace(settings, backend=detector)  # every video gets the same detector
+    settings = dataclasses.replace(settings, pose_backend=detector)  # every video gets the same detector
     get_backend(detector).close()  # an uninstalled backend or missing weights stop here, not per video
     (out / VIDEOS_FOLDER).mkdir(parents=True, exist_ok=True)
 

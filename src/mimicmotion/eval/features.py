@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from typing import Self
 
 import numpy as np
 import torch
@@ -20,22 +21,36 @@ import torch.nn.functional as F
 from mimicmotion.eval import i3d, inception
 from mimicmotion.eval.frechet import FeatureStats
 from mimicmotion.eval.prepare import resize
-from mimicmotion.eval.weights import I3D_WEIGHTS, INCEPTION_WEIGHTS, load_weights, resolve_weights
+from mimicmotion.eval.weights import (
+    I3D_WEIGHTS,
+    INCEPTION_WEIGHTS,
+    WeightFile,
+    load_weights,
+    resolve_weights,
+)
 
 
-class InceptionFeatures:
-    """RGB uint8 frames (any size) -> (n, 2048) FID Inception features."""
+class _FeatureNetwork:
+    """A metric network in eval mode on a device, made from its weight file."""
 
-    def __init__(self, model: inception.FIDInceptionV3, device: str | torch.device = "cpu") -> None:
+    weights: WeightFile
+    network: Callable[[], torch.nn.Module]
+
+    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
 
     @classmethod
-    def from_weights(
-        cls, source: str | os.PathLike | None, device: str | torch.device = "cpu"
-    ) -> InceptionFeatures:
-        path = resolve_weights(INCEPTION_WEIGHTS, source)
-        return cls(load_weights(inception.FIDInceptionV3(), path, INCEPTION_WEIGHTS), device)
+    def from_weights(cls, source: str | os.PathLike | None, device: str | torch.device = "cpu") -> Self:
+        path = resolve_weights(cls.weights, source)
+        return cls(load_weights(cls.network(), path, cls.weights), device)
+
+
+class InceptionFeatures(_FeatureNetwork):
+    """RGB uint8 frames (any size) -> (n, 2048) FID Inception features."""
+
+    weights = INCEPTION_WEIGHTS
+    network = inception.FIDInceptionV3
 
     @torch.no_grad()
     def __call__(self, frames: Sequence[np.ndarray]) -> np.ndarray:
@@ -49,19 +64,11 @@ class InceptionFeatures:
         return self.model(batch).double().cpu().numpy()
 
 
-class I3DFeatures:
+class I3DFeatures(_FeatureNetwork):
     """Clips of RGB uint8 frames -> (n, 400) I3D logits; frames are resized to 224x224."""
 
-    def __init__(self, model: i3d.InceptionI3d, device: str | torch.device = "cpu") -> None:
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-
-    @classmethod
-    def from_weights(
-        cls, source: str | os.PathLike | None, device: str | torch.device = "cpu"
-    ) -> I3DFeatures:
-        path = resolve_weights(I3D_WEIGHTS, source)
-        return cls(load_weights(i3d.InceptionI3d(), path, I3D_WEIGHTS), device)
+    weights = I3D_WEIGHTS
+    network = i3d.InceptionI3d
 
     @torch.no_grad()
     def __call__(self, clips: Sequence[Sequence[np.ndarray]]) -> np.ndarray:

@@ -26,9 +26,9 @@ class PrepareDataCommand:
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "For every video under --videos: the pose of every frame (with confidences), frame count, fps, size "
-        "and per-frame hand boxes, written to --out. Resumable: videos already prepared (or skipped) are not "
-        "done again. Prints which videos were skipped and why."
+        "For every video under --videos: the pose of every frame (with confidences), frame count, fps, "
+        "size and the detector that ran, written to --out. Resumable: videos already prepared (or skipped) "
+        "are not done again. Prints which videos were skipped and why."
     )
     add_settings(parser, PrepareDataCommand)
     add_settings(parser, PrepareSettings)

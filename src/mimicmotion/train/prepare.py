@@ -25,7 +25,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from mimicmotion.config import pose_backend_option
@@ -44,10 +43,6 @@ FORMAT_VERSION = 1
 @dataclass(frozen=True)
 class PrepareSettings:
     pose_backend: str = pose_backend_option()
-    hand_threshold: float = option(
-        0.3, "hand boxes are recorded for hands whose 21 confidences all exceed this", metavar="C"
-    )
-    hand_padding: float = option(0.2, "hand box padding as a fraction of its longer side", metavar="F")
     min_person_fraction: float = option(
         0.5, "skip videos with a person in fewer than this fraction of frames", metavar="F"
     )
@@ -125,7 +120,6 @@ def frame_timestamps(path: Path) -> list[int] | None:
 def prepare_video(video: Path, entry: Path, settings: PrepareSettings) -> str | None:
     """Detect, check and store one video in `entry`; the reason it was skipped, or None when done."""
     from mimicmotion.pose import detect_poses, fill_gaps
-    from mimicmotion.train.hand_mask import hand_boxes
     from mimicmotion.video import probe_video
 
     try:
@@ -144,10 +138,6 @@ def prepare_video(video: Path, entry: Path, settings: PrepareSettings) -> str | 
 
     entry.mkdir(parents=True, exist_ok=True)
     poses.save(entry / POSE_FILE)
-    boxes = hand_boxes(
-        poses.hands, settings.hand_threshold, settings.hand_padding, aspect=info.width / info.height
-    )
-    pixels = boxes * np.array([info.width, info.height, info.width, info.height])
     meta = {
         "format": FORMAT_VERSION,
         "video": str(video.resolve()),
@@ -159,13 +149,6 @@ def prepare_video(video: Path, entry: Path, settings: PrepareSettings) -> str | 
         "frame_pts": timestamps if timestamps is not None and len(timestamps) == info.num_frames else None,
         "person_frames": int(person.sum()),
         "pose_backend": settings.pose_backend,
-        "hand_threshold": settings.hand_threshold,
-        "hand_padding": settings.hand_padding,
-        # per pose frame, [left, right]: [x0, y0, x1, y1] in source pixels, or null for an unreliable hand
-        "hand_boxes": [
-            [None if np.isnan(box[0]) else [round(float(v), 1) for v in box] for box in frame]
-            for frame in pixels
-        ],
     }
     _write_json(entry / META_FILE, meta, indent=None)  # long per-frame lists: one line
     return None

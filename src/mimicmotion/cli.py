@@ -31,6 +31,7 @@ COMMANDS = {
     "plot": "Y-T slices and frame-difference strips of a video",
     "compare-fusion": "generate with the official, progressive and average fusion and compare their "
     "smoothness",
+    "env": "print versions, devices and cached weights, to paste into a bug report",
 }
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from importlib import import_module
 
 from mimicmotion import __version__
+from mimicmotion.devices import enable_mps_fallback
 from mimicmotion.errors import MimicMotionError
 
 # The line `mimicmotion --help` shows for each command. A command's module is imported only when that
@@ -53,6 +54,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before any command imports torch, which reads this setting once, at import.
+    enable_mps_fallback()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
     with messages(quiet=bool(getattr(args, "quiet", False))):

@@ -130,9 +130,16 @@ class AnimateSettings(PoseSettings):
     seed: int = option(42, "random seed", metavar="N")
     fps: float = option(15.0, "frame rate of the output video", metavar="FPS")
     dtype: str = option(
-        "auto", "precision; auto: fp16 on CUDA, fp32 on CPU", choices=DTYPE_NAMES, metavar="DTYPE"
+        "auto",
+        "precision; auto: fp16 on CUDA and MPS, fp32 on CPU (bf16 on MPS needs macOS 14)",
+        choices=DTYPE_NAMES,
+        metavar="DTYPE",
     )
-    device: str = option("auto", "auto (CUDA when available), cpu, cuda or cuda:N", metavar="DEVICE")
+    device: str = option(
+        "auto",
+        "auto (CUDA, else Apple's MPS, else CPU), cpu, cuda, cuda:N or mps (Apple silicon)",
+        metavar="DEVICE",
+    )
     offload: bool = option(False, "keep idle model parts on the CPU (CUDA only; less GPU memory, slower)")
     side_by_side: bool = option(False, "write reference | pose | result side by side")
 

@@ -160,3 +160,11 @@ def test_the_command_prints_the_report_as_markdown(hub_cache, capsys):
     assert f"  - version: {torch.__version__}" in out
     assert f"  - numpy: {numpy.__version__}" in out
     assert f"  - checkpoint {DEFAULT_CHECKPOINT}: {hub_cache}" in out
+
+
+def test_torch_with_mps_shows_the_fallback_setting(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: True)
+    monkeypatch.setenv("PYTORCH_ENABLE_MPS_FALLBACK", "1")
+    assert collect()["torch"]["PYTORCH_ENABLE_MPS_FALLBACK"] == "1"
+    monkeypatch.delenv("PYTORCH_ENABLE_MPS_FALLBACK")
+    assert collect()["torch"]["PYTORCH_ENABLE_MPS_FALLBACK"] == "not set"

@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from mimicmotion import __version__
+from mimicmotion.devices import MPS_FALLBACK, mps_supports_bf16
 
 NOT_INSTALLED = "not installed"
 NOT_CACHED = "not in the cache"
@@ -120,6 +121,8 @@ def torch_facts() -> dict[str, str]:
     facts["MPS available"] = _yes_no(mps) if isinstance(mps, bool) else mps
     if mps is True:
         facts["mps"] = _guarded(lambda: _mps_device(torch))
+    if torch.backends.mps.is_built():
+        facts[MPS_FALLBACK] = os.environ.get(MPS_FALLBACK, "not set")
     facts["CPU threads"] = str(torch.get_num_threads())
     return facts
 
@@ -140,15 +143,9 @@ def _mps_device(torch: ModuleType) -> str:
     limit = getattr(torch.mps, "recommended_max_memory", None)  # torch >= 2.5
     if limit is not None:
         parts.append(f"recommended memory limit {_size(limit())}")
-    bf16 = "supported" if mps_supports_bf16(torch) else "unsupported (needs macOS 14 or later)"
+    bf16 = "supported" if mps_supports_bf16() else "unsupported (needs macOS 14 or later)"
     parts.append(f"bf16 {bf16}")
     return ", ".join(parts)
-
-
-def mps_supports_bf16(torch: ModuleType) -> bool:
-    """Whether this Mac's MPS runs bfloat16 (macOS 14 or later, as torch itself checks)."""
-    newer = getattr(torch.backends.mps, "is_macos_or_newer", None)
-    return bool(newer is not None and newer(14, 0))
 
 
 # --------------------------------------------------------------------------------------- packages

@@ -34,14 +34,12 @@ def added_time_ids(
 
     SVD was trained on fps - 1. Each value is one number or one per clip.
     """
-    # Apple's MPS has no float64: there the three values are made in float32 (whole fps and bucket
-    # numbers, as SVD uses, stay exact).
-    exact = torch.float32 if device is not None and torch.device(device).type == "mps" else torch.float64
-    values = [
-        torch.as_tensor(v, dtype=exact, device=device) for v in (fps, motion_bucket_id, noise_aug_strength)
-    ]
+    # Made in float64 on the CPU and rounded to `dtype` once, then moved (MPS has no float64).
+    values = [torch.as_tensor(v).detach().to("cpu", torch.float64) for v in (fps, motion_bucket_id,
+                                                                            noise_aug_strength)]
     fps, bucket, strength = torch.broadcast_tensors(*values)
-    return torch.stack([fps - 1, bucket, strength], dim=-1).reshape(-1, 3).to(dtype)
+    ids = torch.stack([fps - 1, bucket, strength], dim=-1).reshape(-1, 3).to(dtype)
+    return ids.to(device)
 
 
 def conditioned_prediction(

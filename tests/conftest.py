@@ -26,6 +26,16 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def mediapipe():
+    """For tests that detect poses on real media with the offline detector (an optional extra)."""
+    pytest.importorskip(
+        "mediapipe",
+        reason="MediaPipe is not installed (pip install 'mimicmotion[mediapipe]', CPython <= 3.12): "
+        "this test detects poses with it",
+    )
+
+
+@pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> tuple[Path, Path]:
     """(base folder, checkpoint .pth) of tiny random models in the released formats."""
     from helpers.tiny_models import save_tiny_weights

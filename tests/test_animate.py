@@ -39,6 +39,8 @@ def read_video(path):
         return frames, float(stream.average_rate)
 
 
+@pytest.mark.usefixtures("mediapipe")
+@pytest.mark.slow
 def test_animate_the_dance_clip(shared_data, weights, tmp_path, capsys):
     out = tmp_path / "dance.mp4"
     args = ["animate", "--ref", str(shared_data / "ref_demo1.jpg"),
@@ -60,6 +62,8 @@ def test_animate_the_dance_clip(shared_data, weights, tmp_path, capsys):
     assert len(read_video(out)[0]) == 9
 
 
+@pytest.mark.usefixtures("mediapipe")
+@pytest.mark.slow
 def test_released_config_file_runs_every_case(shared_data, weights, tmp_path):
     config = tmp_path / "test.yaml"
     case = {
@@ -80,6 +84,8 @@ def test_released_config_file_runs_every_case(shared_data, weights, tmp_path):
     assert frames[0].shape == (192, 128, 3)
 
 
+@pytest.mark.usefixtures("mediapipe")
+@pytest.mark.slow
 def test_the_default_detector_is_dwpose_when_its_weights_are_at_hand(
     shared_data, weights, tmp_path, monkeypatch, capsys
 ):
@@ -106,6 +112,8 @@ def test_the_default_detector_is_dwpose_when_its_weights_are_at_hand(
     assert "reusing the poses" not in said and cache_path(gif, "mediapipe", 2, 3).is_file()
 
 
+@pytest.mark.usefixtures("mediapipe")
+@pytest.mark.slow
 def test_side_by_side_shows_reference_pose_and_result(shared_data, weights, tmp_path):
     out = tmp_path / "sbs.mp4"
     assert main(["animate", "--ref", str(shared_data / "ref_demo1.jpg"),
@@ -122,6 +130,8 @@ def test_side_by_side_shows_reference_pose_and_result(shared_data, weights, tmp_
     assert (middle.max(axis=2) < 40).mean() > 0.7 and middle.max() > 100
 
 
+@pytest.mark.usefixtures("mediapipe")
+@pytest.mark.slow
 def test_smooth_smooths_the_driving_poses(shared_data, weights, tmp_path):
     args = ["animate", "--ref", str(shared_data / "ref_demo1.jpg"),
             "--driving", str(shared_data / "dance_576x1024_19f.gif"),
@@ -133,6 +143,8 @@ def test_smooth_smooths_the_driving_poses(shared_data, weights, tmp_path):
     assert any(not np.array_equal(a[:, 128:256], b[:, 128:256]) for a, b in zip(raw, smooth, strict=True))
 
 
+@pytest.mark.usefixtures("mediapipe")
+@pytest.mark.slow
 def test_interrupted_run_leaves_no_output(shared_data, tiny_weights, tmp_path):
     base, checkpoint = tiny_weights
     out = tmp_path / "interrupted.mp4"
@@ -212,6 +224,7 @@ ERRORS = {
 
 
 @pytest.mark.parametrize("case", list(ERRORS))
+@pytest.mark.usefixtures("mediapipe")
 def test_bad_input_gives_one_line_and_exit_code_2(case, good, tmp_path, capsys):
     change, expected = ERRORS[case]
     options = {**good, **change(tmp_path)}

@@ -9,6 +9,8 @@ import pytest
 
 from mimicmotion.cli import main
 
+pytestmark = pytest.mark.slow  # three generations
+
 
 @pytest.fixture(autouse=True)
 def private_pose_cache(tmp_path, monkeypatch):
@@ -20,6 +22,7 @@ def frames_of(path):
         return [f.to_ndarray(format="rgb24").astype(np.float64) for f in container.decode(video=0)]
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_compare_fusion_reports_each_strategy(shared_data, tiny_weights, tmp_path, capsys, monkeypatch):
     import mimicmotion.animate
 

@@ -78,6 +78,7 @@ def test_i3d_file_has_the_public_key_layout(i3d):
     assert {key: tuple(state[key].shape) for key in shapes} == shapes
 
 
+@pytest.mark.slow
 def test_inception_features_after_loading_equal_the_network_that_was_saved(inception):
     model, path = inception
     extractor = InceptionFeatures.from_weights(str(path))
@@ -167,6 +168,7 @@ def smooth_frames(count, size, seed, noise=0.0):
     return [np.clip(f, 0, 255).astype(np.uint8) for f in frames]
 
 
+@pytest.mark.slow
 def test_fid_vid_through_the_command_equals_a_direct_computation(inception, tmp_path):
     model, path = inception
     gt, pred = smooth_frames(4, 64, seed=1), smooth_frames(4, 64, seed=1, noise=25)
@@ -189,6 +191,7 @@ def test_fid_vid_through_the_command_equals_a_direct_computation(inception, tmp_
     assert summary["fid_vid"] > 0
 
 
+@pytest.mark.slow
 def test_fvd_through_the_command_equals_a_direct_computation(i3d, tmp_path):
     model, path = i3d
     # 34 frames: two 16-frame clips per video, the 2 leftover frames are dropped

@@ -20,7 +20,7 @@ from mimicmotion.video import iter_frames
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, shared_data):
+def data(tmp_path_factory, shared_data, mediapipe):
     return prepare_gif(shared_data, tmp_path_factory.mktemp("prepared"))
 
 

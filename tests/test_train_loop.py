@@ -29,11 +29,13 @@ from mimicmotion.loading import read_state_dict, split_checkpoint
 from mimicmotion.train.checkpoint import export_checkpoint, list_checkpoints
 from mimicmotion.train.config import load_config
 
+pytestmark = pytest.mark.slow  # training runs
+
 STEPS = 50
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, shared_data):
+def data(tmp_path_factory, shared_data, mediapipe):
     return prepare_gif(shared_data, tmp_path_factory.mktemp("prepared"))
 
 

@@ -14,7 +14,7 @@ GIF = "dance_576x1024_19f.gif"
 
 
 @pytest.fixture
-def video_folder(tmp_path, shared_data):
+def video_folder(tmp_path, shared_data, mediapipe):
     videos = tmp_path / "videos"
     (videos / "dance").mkdir(parents=True)
     (videos / "dance" / GIF).symlink_to(shared_data / GIF)
@@ -25,6 +25,7 @@ def video_folder(tmp_path, shared_data):
     return videos
 
 
+@pytest.mark.slow
 def test_prepare_data_writes_poses_meta_and_a_report_of_skipped_videos(tmp_path, video_folder, shared_data):
     out = tmp_path / "data"
     report = prepare_data(video_folder, out, workers=2, progress=False)

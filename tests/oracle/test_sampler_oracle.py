@@ -16,6 +16,8 @@ from helpers.tiny_models import checkpoint_state, save_checkpoint, save_tiny_bas
 
 from mimicmotion import MimicMotionPipeline
 
+pytestmark = pytest.mark.slow  # the released pipeline runs beside ours
+
 CASES = {
     # 13 frames in windows of 8 sharing 3: two regular windows and the extra last one
     "fp32-13": dict(dtype="fp32", frames=13, height=32, width=32, tile_size=8, tile_overlap=3,

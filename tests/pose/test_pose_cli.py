@@ -31,6 +31,7 @@ def blank_image(tmp_path):
     return path
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_reference_without_a_person(shared_data, blank_image, tmp_path, capsys):
     out = tmp_path / "p.npz"
     gif = shared_data / "dance_576x1024_19f.gif"
@@ -39,11 +40,13 @@ def test_reference_without_a_person(shared_data, blank_image, tmp_path, capsys):
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["wall.png"]
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_reference_without_a_person_from_the_library(shared_data, blank_image):
     with pytest.raises(MimicMotionError, match=f"no person found in the reference image {blank_image}"):
         build_pose_frames(blank_image, shared_data / "dance_576x1024_19f.gif", max_frames=2, progress=False)
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_unreadable_and_empty_videos(tmp_path, capsys):
     garbage = tmp_path / "clip.mp4"
     garbage.write_text("this is not a video")
@@ -75,6 +78,7 @@ def test_unknown_names_fail_before_any_work(tmp_path, capsys):
     assert_one_line_error(*run_cli(capsys, *missing_dir), "output folder does not exist")
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_raw_poses_and_render_of_the_gif(shared_data, tmp_path, capsys):
     out, video = tmp_path / "p.npz", tmp_path / "p.mp4"
     gif = shared_data / "dance_576x1024_19f.gif"
@@ -95,6 +99,7 @@ def test_raw_poses_and_render_of_the_gif(shared_data, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.mp4", "p.npz"]
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_retargeted_poses_start_with_the_reference_pose(shared_data, tmp_path, capsys):
     out = tmp_path / "p.npz"
     gif, ref = shared_data / "dance_576x1024_19f.gif", shared_data / "ref_demo1.jpg"
@@ -107,6 +112,7 @@ def test_retargeted_poses_start_with_the_reference_pose(shared_data, tmp_path, c
     assert (seq.width, seq.height) == (576, 1024)
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_build_pose_frames_gives_what_the_pipeline_takes(shared_data):
     ref = shared_data / "ref_demo1.jpg"
     image, frames, seq = build_pose_frames(

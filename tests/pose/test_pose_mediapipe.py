@@ -15,7 +15,7 @@ DANCE = "dance_1080x1920_24fps.mp4"
 
 
 @pytest.fixture(scope="module")
-def backend():
+def backend(mediapipe):
     with get_backend("mediapipe") as detector:
         yield detector
 
@@ -80,6 +80,8 @@ def test_hand_not_found_or_wholly_outside_the_frame_is_absent():
     assert np.all(points[BODY, 2] > 0)  # the body is there all the same
 
 
+@pytest.mark.usefixtures("mediapipe")
+@pytest.mark.slow
 def test_body_is_found_in_at_least_95_percent_of_the_dance_frames(shared_data):
     # all 288 frames at the default stride 2: 144 frames
     seq = detect_poses(shared_data / "dance_1080x1920_24fps.mp4", stride=2, progress=False)
@@ -94,6 +96,7 @@ def test_body_is_found_in_at_least_95_percent_of_the_dance_frames(shared_data):
     assert (seq.face[..., 2] > 0).any(axis=1).mean() > 0.8
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_gif_clip_is_read_and_detected(shared_data):
     seq = extract_poses(shared_data / "dance_576x1024_19f.gif", stride=1, progress=False)
     assert len(seq) == 19 and seq.frame_indices.tolist() == list(range(19))

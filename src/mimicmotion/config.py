@@ -45,6 +45,12 @@ DEFAULT_CHECKPOINT = "tencent/MimicMotion/MimicMotion_1-1.pth"
 FROM_BASE = "default"
 DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")
 
+# The example shipped inside the package (examples/README.md: source and licence), for `animate --example`.
+EXAMPLES = Path(__file__).parent / "examples"
+EXAMPLE_REF = EXAMPLES / "reference.jpg"
+EXAMPLE_DRIVING = EXAMPLES / "dance.mp4"
+EXAMPLE_OUT = Path("example.mp4")  # in the current folder, unless --out says otherwise
+
 
 # Settings that several commands share, declared once.
 

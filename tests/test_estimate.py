@@ -139,7 +139,7 @@ def folder(tmp_path, monkeypatch):
 def test_dry_run_says_the_plan_and_writes_nothing(weights, folder, tmp_path, capsys):
     assert main(["animate", "--example", "--dry-run", *weights, *FAST]) == 0
     said = capsys.readouterr().out
-    assert "plan: cpu fp32, 10 frames at 128x192, 2 windows of 8 frames, 1 step x 2 unet passes" in said
+    assert "plan: cpu fp32, 19 frames at 128x192, 3 windows of 8 frames, 1 step x 2 unet passes" in said
     assert "wrote" not in said
     assert list(folder.iterdir()) == [] and not (tmp_path / "cache").exists()
 

@@ -44,9 +44,10 @@ def test_example_fills_in_what_is_not_given(tmp_path):
 
     (default,) = settings("--example")
     assert (default.ref, default.driving, default.out) == (EXAMPLE_REF, EXAMPLE_DRIVING, EXAMPLE_OUT)
+    assert (default.stride, default.fps) == (1, 10)  # every frame of the 10 fps clip, at its speed
     photo = tmp_path / "me.jpg"
-    (mine,) = settings("--example", "--ref", str(photo), "--out", str(tmp_path / "me.mp4"))
-    assert (mine.ref, mine.driving, mine.out) == (photo, EXAMPLE_DRIVING, tmp_path / "me.mp4")
+    (mine,) = settings("--example", "--ref", str(photo), "--out", str(tmp_path / "me.mp4"), "--fps", "5")
+    assert (mine.ref, mine.driving, mine.out, mine.fps) == (photo, EXAMPLE_DRIVING, tmp_path / "me.mp4", 5)
 
 
 def test_animate_example_runs_end_to_end_into_the_current_folder(tiny_weights, tmp_path, monkeypatch, capsys):
@@ -59,6 +60,7 @@ def test_animate_example_runs_end_to_end_into_the_current_folder(tiny_weights, t
     assert "extrapolated from one measured pass" in said and f"wrote {EXAMPLE_OUT}" in said
     with av.open(str(tmp_path / EXAMPLE_OUT)) as container:
         frames = list(container.decode(video=0))
+        assert container.streams.video[0].average_rate == 10
     assert len(frames) == 4 and (frames[0].width, frames[0].height) == (128, 192)
 
 

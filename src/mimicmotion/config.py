@@ -50,6 +50,16 @@ EXAMPLES = Path(__file__).parent / "examples"
 EXAMPLE_REF = EXAMPLES / "reference.jpg"
 EXAMPLE_DRIVING = EXAMPLES / "dance.mp4"
 EXAMPLE_OUT = Path("example.mp4")  # in the current folder, unless --out says otherwise
+# What `--example` fills in when not given: the files above, and every frame of the 10 fps clip written at
+# 10 fps, so that the video moves as the clip does (the released stride 2 and 15 fps would play it at three
+# times its speed).
+EXAMPLE_SETTINGS = {
+    "ref": EXAMPLE_REF,
+    "driving": EXAMPLE_DRIVING,
+    "out": EXAMPLE_OUT,
+    "stride": 1,
+    "fps": 10.0,
+}
 
 
 # Settings that several commands share, declared once.

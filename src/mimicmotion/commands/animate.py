@@ -8,13 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mimicmotion.config import (
-    EXAMPLE_DRIVING,
-    EXAMPLE_OUT,
-    EXAMPLE_REF,
-    AnimateSettings,
-    read_released_config,
-)
+from mimicmotion.config import EXAMPLE_OUT, EXAMPLE_SETTINGS, AnimateSettings, read_released_config
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.settings import add_options as add_settings
 from mimicmotion.settings import given, option, parse
@@ -44,8 +38,8 @@ class ConfigFile:
 class Example:
     example: bool = option(
         False,
-        "run on the example shipped with the package (a photo and a 2-second dance clip): --ref and "
-        f"--driving default to its files, --out to {EXAMPLE_OUT}",
+        "run on the example shipped with the package (a photo and a 1.9-second dance clip at 10 fps): "
+        f"--ref and --driving default to its files, --out to {EXAMPLE_OUT}, --stride to 1 and --fps to 10",
     )
 
 
@@ -96,8 +90,7 @@ def settings_from(args: argparse.Namespace) -> list[AnimateSettings]:
     if parse(args, Example).example:
         if config is not None:
             raise MimicMotionError("--example and --config both say what to animate: give one of them")
-        for name, path in (("ref", EXAMPLE_REF), ("driving", EXAMPLE_DRIVING), ("out", EXAMPLE_OUT)):
-            given_values.setdefault(name, path)
+        given_values = {**EXAMPLE_SETTINGS, **given_values}
     if config is None:
         return [AnimateSettings(**given_values)]
 

@@ -3,6 +3,7 @@
 import pickle
 import shutil
 import socket
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -12,7 +13,9 @@ from helpers.tiny_models import checkpoint_state, save_checkpoint, save_tiny_bas
 from mimicmotion import MimicMotionPipeline
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.loading import (
+    NotEnoughDiskSpace,
     WeightsUnavailable,
+    check_download,
     hub_file,
     is_offline,
     read_state_dict,
@@ -267,3 +270,90 @@ def test_a_plain_base_without_checkpoint_means_the_released_one(tiny_weights, mo
     with pytest.raises(MimicMotionError, match="stop here"):
         MimicMotionPipeline.from_pretrained(base)
     assert asked == ["tencent/MimicMotion/MimicMotion_1-1.pth"]
+
+
+# ------------------------------------------------------------------------------- download size
+
+
+@pytest.fixture
+def online_hub(empty_hub_cache, monkeypatch):
+    """A hub that answers (faked): its file list with sizes, and downloads that write into the cache."""
+    import huggingface_hub
+    from huggingface_hub.hf_api import RepoSibling
+
+    from mimicmotion import loading
+
+    monkeypatch.setattr(loading, "_unreachable", lambda: None)
+    listing = [RepoSibling("weights.onnx", size=2_500_000_000), RepoSibling("README.md", size=4_000),
+               RepoSibling("other.bin", size=9 * 10**9)]  # fmt: skip
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda self, repo_id, **kw: SimpleNamespace(
+        siblings=listing))  # fmt: skip
+    downloads = []
+
+    def download(repo_id, filename, local_files_only=False):
+        path = empty_hub_cache / f"models--{repo_id.replace('/', '--')}" / "snapshots" / ("0" * 40) / filename
+        if local_files_only:
+            if not path.is_file():
+                raise FileNotFoundError(filename)
+            return str(path)
+        downloads.append(filename)
+        return str(cache_file(empty_hub_cache, repo_id, filename, b"weights"))
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    return downloads
+
+
+def test_a_download_says_its_size_and_where_it_goes(online_hub, empty_hub_cache, caplog):
+    with caplog.at_level("INFO", logger="mimicmotion"):
+        assert hub_file("owner/repo", "weights.onnx").read_bytes() == b"weights"
+    assert online_hub == ["weights.onnx"]
+    assert f"downloading 1 file, 2.5 GB, from owner/repo into {empty_hub_cache}" in caplog.messages
+    caplog.clear()
+    with caplog.at_level("INFO", logger="mimicmotion"):
+        hub_file("owner/repo", "weights.onnx")  # now in the cache: nothing to say, nothing fetched
+    assert online_hub == ["weights.onnx"] and caplog.messages == []
+
+
+def test_files_in_the_cache_are_not_counted(online_hub, empty_hub_cache, caplog):
+    cache_file(empty_hub_cache, "owner/repo", "README.md", b"cached")
+    with caplog.at_level("INFO", logger="mimicmotion"):
+        check_download("owner/repo", ["*.onnx", "*.md"])
+    assert caplog.messages == [f"downloading 1 file, 2.5 GB, from owner/repo into {empty_hub_cache}"]
+
+
+def test_a_download_that_does_not_fit_stops_before_it_starts(online_hub, empty_hub_cache, monkeypatch):
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(free=1_200_000_000))
+    with pytest.raises(NotEnoughDiskSpace) as error:
+        hub_file("owner/repo", "weights.onnx")
+    message = str(error.value)
+    assert "1 file of 2.5 GB" in message and f"{empty_hub_cache} has 1.2 GB free" in message
+    assert "HF_HOME" in message and online_hub == []
+
+
+def test_download_command_on_a_full_disk_is_one_line(online_hub, empty_hub_cache, monkeypatch, capsys):
+    from mimicmotion.cli import main
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(free=0))
+    code = main(["download", "--no-dwpose", "--checkpoint", "owner/repo/weights.onnx", "--base-model",
+                 str(empty_hub_cache.parent)])  # fmt: skip
+    assert code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not enough disk space" in error and "HF_HOME" in error
+    assert online_hub == [] and not empty_hub_cache.exists()
+
+
+def test_the_auto_detector_falls_back_when_dwpose_does_not_fit(online_hub, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub.hf_api import RepoSibling
+
+    from mimicmotion.pose.backends import choose_backend
+
+    monkeypatch.delenv("MIMICMOTION_DWPOSE_DIR", raising=False)
+    listing = [RepoSibling("yolox_l.onnx", size=217_000_000),
+               RepoSibling("dw-ll_ucoco_384.onnx", size=134_000_000)]  # fmt: skip
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda self, repo_id, **kw: SimpleNamespace(
+        siblings=listing))  # fmt: skip
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(free=100_000_000))
+    pytest.importorskip("mediapipe")
+    name, why = choose_backend("auto")
+    assert name == "mediapipe" and "not enough disk space: 1 file of 217 MB" in why and online_hub == []

@@ -1,10 +1,11 @@
 """From a photo and a dance video to an mp4: the main job, end to end, in bounded memory.
 
 Cheap checks come first (files, sizes, options, output folder, a person in the reference), then the
-weights are loaded and checked, then the generation path (`mimicmotion.generation`) runs: the driving
-poses are extracted (or taken from the pose cache), the video is denoised window by window and decoded
-chunk by chunk straight into the output file. Nothing grows with the length of the video except the
-latents (a few hundred KB per frame) and the keypoints; pose pictures live in a temporary file on disk.
+weights are loaded and checked, then the run's cost is measured and said (`mimicmotion.estimate`), then
+the generation path (`mimicmotion.generation`) runs: the driving poses are extracted (or taken from the
+pose cache), the video is denoised window by window and decoded chunk by chunk straight into the output
+file. Nothing grows with the length of the video except the latents (a few hundred KB per frame) and the
+keypoints; pose pictures live in a temporary file on disk.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -26,6 +27,9 @@ from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
 from mimicmotion.video import check_writable, iter_frames, probe_video, read_image
 from mimicmotion.windows import FUSIONS, plan_windows, save_window_layout, window_layout_path
+
+if TYPE_CHECKING:
+    from mimicmotion.estimate import Estimate
 
 log = logging.getLogger("mimicmotion")
 
@@ -125,22 +129,38 @@ def execution_dtype(s: AnimateSettings, device: torch.device) -> torch.dtype:
     return DTYPES["fp16" if device.type in ("cuda", "mps") else "fp32"]
 
 
-def animate(settings: AnimateSettings, load: Callable[[AnimateSettings], Any] | None = None) -> Path:
+def animate(
+    settings: AnimateSettings,
+    load: Callable[[AnimateSettings], Any] | None = None,
+    proceed: Callable[[Estimate], bool] | None = None,
+    dry_run: bool = False,
+) -> Path | None:
     """Generate the video described by `settings` and return its path.
 
     `load(settings)` returns the pipeline (default `load_pipeline`); several cases can share one
     loaded model through it. It is called once the reference is known to show a person.
+    Before the driving poses are detected, the run's cost is measured and logged (`estimate_run`).
+    Then `dry_run` stops (the output is not checked: its folder need not exist yet), and so does
+    `proceed(estimate)` returning False; either way nothing is written and None is returned.
     """
-    from mimicmotion.generation import pose_inputs, sample, video_frames, write_video
+    from mimicmotion.estimate import estimate_run
+    from mimicmotion.generation import driving_frame_count, pose_inputs, sample, video_frames, write_video
 
     s = settings
-    check_settings(s)
+    if dry_run:  # nothing is written: the output need not be writable yet
+        check_inputs(s)
+    else:
+        check_settings(s)
     image = read_image(s.ref)
     with pose_detector(s.pose_backend, s.dwpose_dir) as detector:
         # A photo without a person fails here, before the weights are loaded (the one image is
         # detected again with the driving poses; that costs a fraction of a second).
-        reference_pose(prepare_reference(image, s.resolution), detector, str(s.ref))
+        reference = prepare_reference(image, s.resolution)
+        reference_pose(reference, detector, str(s.ref))
         pipe = (load or load_pipeline)(s)
+        estimate = estimate_run(pipe, s, driving_frame_count(s), reference.shape[:2])
+        if dry_run or (proceed is not None and not proceed(estimate)):
+            return None
         inputs = pose_inputs(s, image, backend=detector)
     with inputs.pose_frames:
         result = sample(pipe, inputs, s)

@@ -45,6 +45,22 @@ DEFAULT_CHECKPOINT = "tencent/MimicMotion/MimicMotion_1-1.pth"
 FROM_BASE = "default"
 DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")
 
+# The example shipped inside the package (examples/README.md: source and licence), for `animate --example`.
+EXAMPLES = Path(__file__).parent / "examples"
+EXAMPLE_REF = EXAMPLES / "reference.jpg"
+EXAMPLE_DRIVING = EXAMPLES / "dance.mp4"
+EXAMPLE_OUT = Path("example.mp4")  # in the current folder, unless --out says otherwise
+# What `--example` fills in when not given: the files above, and every frame of the 10 fps clip written at
+# 10 fps, so that the video moves as the clip does (the released stride 2 and 15 fps would play it at three
+# times its speed).
+EXAMPLE_SETTINGS = {
+    "ref": EXAMPLE_REF,
+    "driving": EXAMPLE_DRIVING,
+    "out": EXAMPLE_OUT,
+    "stride": 1,
+    "fps": 10.0,
+}
+
 
 # Settings that several commands share, declared once.
 

@@ -24,7 +24,8 @@ import torch
 from mimicmotion.config import AnimateSettings
 from mimicmotion.pipeline import MimicMotionPipeline, MimicMotionPipelineOutput, PoseFrameSource, to_uint8
 from mimicmotion.pose import PoseBackend, PoseSequence, build_pose_frames
-from mimicmotion.video import video_writer
+from mimicmotion.pose.extract import sampled_frame_count
+from mimicmotion.video import probe_video, video_writer
 
 log = logging.getLogger("mimicmotion")
 
@@ -71,6 +72,15 @@ def pose_inputs(
         "%d driving frames at %dx%d, %d steps, fusion %s", len(poses) - 1, width, height, s.steps, s.fusion
     )
     return PoseInputs(reference, pose_frames, poses)
+
+
+def driving_frame_count(s: AnimateSettings) -> int:
+    """How many frames `pose_inputs(s)` gives the video (the reference not counted), known before any
+    frame is decoded or detected: from the video's header, or the pose file's length."""
+    if Path(s.driving).suffix.lower() == ".npz":
+        total = len(PoseSequence.load(s.driving))
+        return total if s.max_frames is None else min(total, s.max_frames)
+    return sampled_frame_count(probe_video(s.driving), s.stride, s.max_frames)
 
 
 def sample(pipe: MimicMotionPipeline, inputs: PoseInputs, s: AnimateSettings) -> MimicMotionPipelineOutput:

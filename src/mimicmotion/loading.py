@@ -10,11 +10,13 @@ their random initialisation.
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import socket
 import urllib.parse
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -32,6 +34,7 @@ WEIGHT_NAMES = {
 }
 
 _SHOWN_KEYS = 8
+log = logging.getLogger("mimicmotion")
 
 
 # ----------------------------------------------------------------------------- finding files
@@ -54,6 +57,11 @@ class WeightsUnavailable(MimicMotionError):
     def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason or message
+
+
+class NotEnoughDiskSpace(WeightsUnavailable):
+    """A download that would not fit on the cache's disk (said as it is, never wrapped in advice to
+    download elsewhere)."""
 
 
 def is_offline() -> bool:
@@ -83,9 +91,10 @@ def _unreachable() -> str | None:
         return f"cannot reach {url.hostname}: {error}"
 
 
-def hub_download(fetch, what: str):
+def hub_download(fetch, what: str, before_download: Callable[[], None] | None = None):
     """`fetch(local_files_only)`: a huggingface_hub download call. The cache first, then the network.
 
+    `before_download()` runs just before the network is used (see `check_download`).
     Raises WeightsUnavailable when `what` is neither cached nor downloadable now, with the reason.
     """
     try:
@@ -94,12 +103,59 @@ def hub_download(fetch, what: str):
         pass
     reason = _unreachable()
     if reason is None:
+        if before_download is not None:
+            before_download()
         try:
             return fetch(False)
         except Exception as error:  # hub and network errors come in many types; all mean "not here"
             text = str(error).strip()
             reason = f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
     raise WeightsUnavailable(f"cannot get {what}: not in the Hugging Face cache, and {reason}", reason)
+
+
+def check_download(repo_id: str, patterns: list[str]) -> None:
+    """Before fetching the files of `repo_id` that match `patterns`: say how many and how large, and raise
+    NotEnoughDiskSpace when the cache's disk has less space free.
+
+    The sizes come from the hub (one request); files already in the cache are not counted. When the hub
+    does not say, the download goes ahead and reports its own errors.
+    """
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
+    from huggingface_hub.utils import filter_repo_objects
+
+    from mimicmotion.units import counted, format_size
+
+    cache = Path(constants.HF_HUB_CACHE)
+    try:
+        info = HfApi().model_info(repo_id, files_metadata=True)
+        listed = info.siblings or []
+    except Exception as error:  # the download that follows meets the same problem and names it
+        log.info("downloading from %s into %s (size unknown: %s)", repo_id, cache, type(error).__name__)
+        return
+    files = filter_repo_objects(listed, allow_patterns=patterns, key=lambda f: f.rfilename)
+    missing = [f for f in files if not isinstance(try_to_load_from_cache(repo_id, f.rfilename), str)]
+    if not missing:
+        return
+    size = sum(f.size or 0 for f in missing)
+    count = counted(len(missing), "file")
+    log.info("downloading %s, %s, from %s into %s", count, format_size(size), repo_id, cache)
+    free = shutil.disk_usage(_existing_folder(cache)).free
+    if size > free:
+        shortage = (
+            f"not enough disk space: {count} of {format_size(size)}, but {cache} has {format_size(free)} free"
+        )
+        raise NotEnoughDiskSpace(
+            f"cannot download {repo_id}, {shortage}; free some space or set HF_HOME to a folder on a larger "
+            "disk",
+            shortage,
+        )
+
+
+def _existing_folder(path: Path) -> Path:
+    """`path`, or its closest parent that exists (the cache folder is created by the first download)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def hub_file(repo_id: str, filename: str) -> Path:
@@ -109,7 +165,7 @@ def hub_file(repo_id: str, filename: str) -> Path:
     def fetch(local_files_only: bool) -> Path:
         return Path(hf_hub_download(repo_id, filename, local_files_only=local_files_only))
 
-    return hub_download(fetch, f"{repo_id}/{filename}")
+    return hub_download(fetch, f"{repo_id}/{filename}", lambda: check_download(repo_id, [filename]))
 
 
 def base_file_patterns(with_unet_weights: bool) -> list[str]:
@@ -130,6 +186,8 @@ def base_file_patterns(with_unet_weights: bool) -> list[str]:
 
 
 def _model_unavailable(missing: WeightsUnavailable) -> WeightsUnavailable:
+    if isinstance(missing, NotEnoughDiskSpace):  # downloading elsewhere is no remedy for a full disk here
+        return missing
     return WeightsUnavailable(
         f"{missing}. Either download them where there is internet (`mimicmotion download`, then copy the "
         "Hugging Face cache, ~/.cache/huggingface, here), or pass local paths (--base-model FOLDER in "
@@ -166,7 +224,11 @@ def _snapshot(repo_id: str, patterns: list[str]) -> Path:
         return folder
 
     try:
-        return hub_download(fetch, f"the base model {repo_id} ({', '.join(patterns)})")
+        return hub_download(
+            fetch,
+            f"the base model {repo_id} ({', '.join(patterns)})",
+            lambda: check_download(repo_id, patterns),
+        )
     except WeightsUnavailable as missing:
         raise _model_unavailable(missing) from None
 

@@ -35,6 +35,8 @@ from mimicmotion.sampling import denoise
 from mimicmotion.windows import fusion_weights, plan_windows
 
 OUTPUT_TYPES = ("pt", "np", "pil", "latent")
+# Frames the VAE decodes at once, as released: the temporal decoder sees each chunk as one clip.
+DECODE_CHUNK_SIZE = 8
 log = logging.getLogger("mimicmotion")
 
 
@@ -195,7 +197,7 @@ class MimicMotionPipeline(DiffusionPipeline):
         noise_aug_strength: float = 0.0,
         generator: torch.Generator | None = None,
         output_type: str = "pt",
-        decode_chunk_size: int = 8,
+        decode_chunk_size: int = DECODE_CHUNK_SIZE,
     ) -> MimicMotionPipelineOutput:
         """Generate F frames following `pose_frames` (F, 3, H, W) in [-1, 1].
 
@@ -297,7 +299,9 @@ class MimicMotionPipeline(DiffusionPipeline):
     # ------------------------------------------------------------------ decoding
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor, chunk_size: int = 8) -> Iterator[torch.Tensor]:
+    def decode_latents(
+        self, latents: torch.Tensor, chunk_size: int = DECODE_CHUNK_SIZE
+    ) -> Iterator[torch.Tensor]:
         """Decode (1, F, 4, h, w) latents `chunk_size` frames at a time.
 
         Yields float32 CPU tensors (n, 3, H, W) in [0, 1] in frame order; the temporal decoder

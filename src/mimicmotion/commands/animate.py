@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mimicmotion.config import AnimateSettings, read_released_config
+from mimicmotion.config import EXAMPLE_OUT, EXAMPLE_SETTINGS, AnimateSettings, read_released_config
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.settings import add_options as add_settings
 from mimicmotion.settings import given, option, parse
+
+if TYPE_CHECKING:
+    from mimicmotion.estimate import Estimate
 
 
 @dataclass
@@ -29,12 +34,35 @@ class ConfigFile:
     )
 
 
+@dataclass
+class Example:
+    example: bool = option(
+        False,
+        "run on the example shipped with the package (a photo and a 1.9-second dance clip at 10 fps): "
+        f"--ref and --driving default to its files, --out to {EXAMPLE_OUT}, --stride to 1 and --fps to 10",
+    )
+
+
+@dataclass
+class RunControl:
+    dry_run: bool = option(
+        False, "load the weights, print the plan and its estimated cost, and stop (nothing is written)"
+    )
+    yes: bool = option(False, "do not ask before a run expected to take over an hour")
+
+
+class Declined(Exception):
+    """The person at the terminal chose not to start the run."""
+
+
 def add_options(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Generate a video of the person in --ref performing the motion of --driving. "
         "Defaults are those of the released MimicMotion config."
     )
+    add_settings(parser, Example)
     add_settings(parser, ConfigFile)
+    add_settings(parser, RunControl)
     add_generation_options(parser)
     parser.set_defaults(run=run)
 
@@ -59,6 +87,10 @@ def settings_from(args: argparse.Namespace) -> list[AnimateSettings]:
     """One AnimateSettings per case: defaults, then the config file's case, then the command line."""
     given_values = given_options(args)
     config = parse(args, ConfigFile).config
+    if parse(args, Example).example:
+        if config is not None:
+            raise MimicMotionError("--example and --config both say what to animate: give one of them")
+        given_values = {**EXAMPLE_SETTINGS, **given_values}
     if config is None:
         return [AnimateSettings(**given_values)]
 
@@ -89,14 +121,45 @@ def run(args: argparse.Namespace) -> int:
     from mimicmotion.video import make_folder
 
     cases = settings_from(args)
+    control = parse(args, RunControl)
+    # The released code wrote into a folder it created; a dry run creates nothing and checks no output.
+    creates_folders = parse(args, ConfigFile).config is not None
     for case in cases:  # every case is checked before the first one starts
         check_inputs(case)
-    if parse(args, ConfigFile).config is not None:  # the released code wrote into a folder it created
+    if creates_folders and not control.dry_run:
         for folder in {Path(case.out).parent for case in cases}:
             make_folder(folder)
     for case in cases:
-        check_output(case)
+        if not (control.dry_run and creates_folders):
+            check_output(case)
     load = shared_loader()
-    for case in cases:
-        animate(case, load)
+    try:
+        for case in cases:
+            animate(case, load, lambda estimate: ask(estimate, control.yes), dry_run=control.dry_run)
+    except Declined as declined:
+        print(f"mimicmotion animate: not started ({declined}); nothing was written", file=sys.stderr)
+        return 1
     return 0
+
+
+def ask(estimate: Estimate, yes: bool) -> bool:
+    """Go on with a run of this estimate; when it is long and someone is at a terminal, only if they say
+    so (`yes` answers for them; a run without a terminal never waits). Declined raises Declined."""
+    from mimicmotion import estimate as costs
+    from mimicmotion.units import format_duration
+
+    if yes or estimate.seconds <= costs.ASK_ABOVE_SECONDS or not interactive():
+        return True
+    expected = f"expected to take about {format_duration(estimate.seconds)}"
+    try:
+        answer = input(f"This run is {expected}. Start it? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise Declined(expected)
+    return True
+
+
+def interactive() -> bool:
+    """Someone at a terminal: stdin and stdout are both terminals."""
+    return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()

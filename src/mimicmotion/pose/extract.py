@@ -22,7 +22,7 @@ from mimicmotion.pose.fill import fill_gaps
 from mimicmotion.pose.prefetch import prefetch
 from mimicmotion.pose.quiet import live_stderr
 from mimicmotion.pose.types import PoseSequence
-from mimicmotion.video import NoFramesError, driving_frame_step, iter_frames, probe_video
+from mimicmotion.video import NoFramesError, VideoInfo, driving_frame_step, iter_frames, probe_video
 
 log = logging.getLogger("mimicmotion.pose")
 
@@ -48,8 +48,7 @@ def detect_poses(
     """
     info = probe_video(video_path)
     step = driving_frame_step(info.fps, stride)
-    total = math.ceil(info.num_frames / step)
-    total = total if max_frames is None else min(total, max_frames)
+    total = sampled_frame_count(info, stride, max_frames)
     owned = isinstance(backend, str)
     detector = get_backend(backend, **backend_options) if isinstance(backend, str) else backend
     bar = _Progress(total, progress, desc=f"poses ({detector.name})")
@@ -102,6 +101,13 @@ def detect_poses(
     indices = [index for segment_indices, _ in results for index in segment_indices]
     poses = [pose for _, segment_poses in results for pose in segment_poses]
     return poses_to_sequence(poses, info.width, info.height, info.fps, indices)
+
+
+def sampled_frame_count(info: VideoInfo, stride: int = DEFAULT_STRIDE, max_frames: int | None = None) -> int:
+    """How many frames `detect_poses` samples from the video `info` describes: known from its header,
+    before anything is decoded."""
+    total = math.ceil(info.num_frames / driving_frame_step(info.fps, stride))
+    return total if max_frames is None else min(total, max_frames)
 
 
 def _segments(total: int, parts: int) -> list[tuple[int, int]]:

@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="mimicmotion-tests-hf-")
+os.environ["MIMICMOTION_CACHE"] = tempfile.mkdtemp(prefix="mimicmotion-tests-cache-")  # not the user's
 os.environ.pop("MIMICMOTION_DWPOSE_DIR", None)
 sys.path.insert(0, str(Path(__file__).parent))  # the `helpers` package of the tests
 

@@ -47,6 +47,7 @@ def test_animate_the_dance_clip(shared_data, weights, tmp_path, capsys):
             "--driving", str(shared_data / "dance_1080x1920_24fps.mp4"),
             "--out", str(out), "--max-frames", "9", "--fps", "12", *weights, *FAST]  # fmt: skip
     assert main(args) == 0
+    assert capsys.readouterr().out == ""  # --quiet: no notes
     frames, fps = read_video(out)
     assert len(frames) == 9  # one per sampled driving frame; the reference frame 0 is dropped
     assert fps == 12
@@ -101,8 +102,12 @@ def test_the_default_detector_is_dwpose_when_its_weights_are_at_hand(
     assert main([a for a in args if a != "--quiet"]) == 0
     assert "pose detector: dwpose" in capsys.readouterr().out
     assert len(read_video(out)[0]) == 3
-    # the poses are cached under the detector that ran
-    assert cache_path(gif, "dwpose", 2, 3).is_file() and not cache_path(gif, "auto", 2, 3).exists()
+    # the poses are cached under the detector that ran (and its model files)
+    from mimicmotion.pose import get_backend
+
+    dwpose_key = get_backend("dwpose").cache_key
+    assert dwpose_key.startswith("dwpose-")
+    assert cache_path(gif, dwpose_key, 2, 3).is_file() and not cache_path(gif, "auto", 2, 3).exists()
     # without the files the same command falls back to MediaPipe, says why, and detects again
     monkeypatch.delenv("MIMICMOTION_DWPOSE_DIR")
     out.unlink()
@@ -267,6 +272,17 @@ def test_config_errors_stop_before_any_folder_is_made(tmp_path, capsys):
     code, err = run_error(["animate", "--config", str(config), "--out", str(tmp_path / "outs")], capsys)
     assert code == 2 and "test case 1: unknown setting 'sede' (did you mean 'seed'?)" in err
     assert not (tmp_path / "outs").exists()
+
+
+def test_download_fetches_the_released_checkpoint_by_default(tiny_weights, monkeypatch, capsys):
+    import mimicmotion.loading as loading
+
+    base, checkpoint = tiny_weights
+    asked = []
+    monkeypatch.setattr(loading, "resolve_checkpoint", lambda name: asked.append(name) or checkpoint)
+    assert main(["download", "--base-model", str(base), "--no-dwpose"]) == 0
+    assert asked == ["tencent/MimicMotion/MimicMotion_1-1.pth"]
+    assert f"checkpoint: {checkpoint}" in capsys.readouterr().out
 
 
 def test_download_offline_names_the_files_and_both_remedies(monkeypatch, capsys):

@@ -117,8 +117,8 @@ def test_cached_weights_are_found_where_they_are(hub_cache):
     assert base.startswith("complete (8 files")
     assert base.endswith(f"in {base_paths[0].parent}")  # the snapshot folder
     assert "vae/diffusion_pytorch_model.fp16.safetensors" in base
-    assert weights_entry(report, "checkpoint") == f"{checkpoint} (2.9 KiB)"
-    assert weights_entry(report, f"dwpose {REPO_ID}/{DETECTOR_FILE}") == f"{detector} (4 B)"
+    assert weights_entry(report, "checkpoint") == f"{checkpoint} (3 KB)"  # 3000 bytes
+    assert weights_entry(report, f"dwpose {REPO_ID}/{DETECTOR_FILE}") == f"{detector} (4 bytes)"
     assert weights_entry(report, f"dwpose {REPO_ID}/{POSE_FILE}") == NOT_CACHED
 
 
@@ -140,7 +140,7 @@ def test_a_dwpose_folder_is_looked_into_instead_of_the_cache(tmp_path, hub_cache
     cache_file(hub_cache, REPO_ID, DETECTOR_FILE, b"onnx")  # not what counts when the folder is set
     monkeypatch.setenv(ENV_DIR, str(folder))
     report = collect()
-    assert weights_entry(report, f"dwpose {POSE_FILE}") == f"{folder / POSE_FILE} (4 B)"
+    assert weights_entry(report, f"dwpose {POSE_FILE}") == f"{folder / POSE_FILE} (4 bytes)"
     assert weights_entry(report, f"dwpose {DETECTOR_FILE}") == "not found"
 
 

@@ -104,6 +104,7 @@ def test_measuring_changes_nothing_the_sampler_computes(tiny_pipe):
 
 
 @pytest.mark.parametrize("stride, max_frames", [(2, None), (3, None), (1, 7)])
+@pytest.mark.usefixtures("mediapipe")
 def test_the_frame_count_is_known_before_any_frame_is_detected(tmp_path, monkeypatch, stride, max_frames):
     monkeypatch.setenv("MIMICMOTION_CACHE", str(tmp_path / "cache"))
     s = AnimateSettings(ref=EXAMPLE_REF, driving=EXAMPLE_DRIVING, out=tmp_path / "out.mp4", resolution=128,
@@ -136,6 +137,7 @@ def folder(tmp_path, monkeypatch):
     return work
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_dry_run_says_the_plan_and_writes_nothing(weights, folder, tmp_path, capsys):
     assert main(["animate", "--example", "--dry-run", *weights, *FAST]) == 0
     said = capsys.readouterr().out
@@ -144,6 +146,7 @@ def test_dry_run_says_the_plan_and_writes_nothing(weights, folder, tmp_path, cap
     assert list(folder.iterdir()) == [] and not (tmp_path / "cache").exists()
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_dry_run_of_a_config_creates_no_output_folder(weights, folder, capsys):
     config = folder.parent / "test.yaml"
     case = {"ref_image_path": str(EXAMPLE_REF), "ref_video_path": str(EXAMPLE_DRIVING)}
@@ -153,6 +156,7 @@ def test_dry_run_of_a_config_creates_no_output_folder(weights, folder, capsys):
     assert list(folder.iterdir()) == []  # not even outputs/
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_a_declined_run_stops_with_one_line_and_writes_nothing(
     weights, folder, tmp_path, monkeypatch, capsys
 ):

@@ -25,6 +25,7 @@ def test_the_shipped_media_are_small_and_name_their_source_and_licence():
     assert "Apache License 2.0" in notice and "MimicMotion" in notice
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_the_shipped_clip_shows_a_person_dancing_in_portrait():
     info = probe_video(EXAMPLE_DRIVING)
     assert (info.width, info.height) == (576, 1024) and info.fps == 10
@@ -50,6 +51,7 @@ def test_example_fills_in_what_is_not_given(tmp_path):
     assert (mine.ref, mine.driving, mine.out, mine.fps) == (photo, EXAMPLE_DRIVING, tmp_path / "me.mp4", 5)
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_animate_example_runs_end_to_end_into_the_current_folder(tiny_weights, tmp_path, monkeypatch, capsys):
     base, checkpoint = tiny_weights
     monkeypatch.chdir(tmp_path)

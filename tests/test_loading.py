@@ -357,3 +357,23 @@ def test_the_auto_detector_falls_back_when_dwpose_does_not_fit(online_hub, monke
     pytest.importorskip("mediapipe")
     name, why = choose_backend("auto")
     assert name == "mediapipe" and "not enough disk space: 1 file of 217 MB" in why and online_hub == []
+
+
+def test_a_partly_downloaded_base_is_not_taken_for_a_whole_one(empty_hub_cache, monkeypatch):
+    import huggingface_hub.constants
+
+    from mimicmotion.loading import base_file_patterns
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    repo = "someone/svd"
+    for name in base_file_patterns(False):
+        if name.endswith(".json") and "*" not in name:
+            cache_file(empty_hub_cache, repo, name, b"{}")
+    cache_file(empty_hub_cache, repo, "scheduler/scheduler_config.json", b"{}")
+    cache_file(empty_hub_cache, repo, "feature_extractor/preprocessor_config.json", b"{}")
+    cache_file(empty_hub_cache, repo, "image_encoder/model.fp16.safetensors", b"weights")
+    # the VAE's weights never arrived: the cache does not hold the base, and offline that is the message
+    with pytest.raises(WeightsUnavailable, match="not in the Hugging Face cache"):
+        resolve_base(repo)
+    cache_file(empty_hub_cache, repo, "vae/diffusion_pytorch_model.safetensors", b"weights")
+    assert (resolve_base(repo) / "vae" / "diffusion_pytorch_model.safetensors").is_file()

@@ -164,3 +164,17 @@ def test_the_command_line_starts_before_torch_is_imported():
         [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": source}, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr or "importing mimicmotion.cli imported torch"
+
+
+def test_a_cuda_device_beyond_the_machine_is_refused_in_one_line(monkeypatch):
+    import torch
+
+    from mimicmotion.animate import execution_device
+    from mimicmotion.config import AnimateSettings
+    from mimicmotion.errors import MimicMotionError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert execution_device(AnimateSettings(device="cuda:1")) == torch.device("cuda:1")
+    with pytest.raises(MimicMotionError, match="has 2 CUDA device"):
+        execution_device(AnimateSettings(device="cuda:2"))

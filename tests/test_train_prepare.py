@@ -63,6 +63,7 @@ def test_prepare_data_resumes_without_redoing_videos(tmp_path, video_folder):
     assert meta.stat().st_mtime_ns == stamp
 
 
+@pytest.mark.usefixtures("mediapipe")
 def test_cli_prepare_data_errors(tmp_path, capsys):
     assert main(["prepare-data", "--videos", str(tmp_path / "nope"), "--out", str(tmp_path / "d")]) == 2
     assert "video folder not found" in capsys.readouterr().err

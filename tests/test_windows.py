@@ -96,11 +96,16 @@ def test_official_weights_are_the_released_triangle():
 
 
 def test_official_weights_round_like_the_released_fp16_run():
-    # computed step by step in fp16, not computed in fp32 and rounded once
+    """Each operation rounded to fp16 as the released fp16 run computed it (numpy's own half precision
+    arithmetic as the reference), which is not the fp32 triangle rounded once."""
+    import numpy as np
+
     for n in (7, 72):
+        ramp = (np.arange(n, dtype=np.float16) + np.float16(0.5)) * np.float16(2.0) / np.float16(n)
+        expected = torch.from_numpy(np.minimum(ramp, np.float16(2.0) - ramp))
         half = triangular_weights(n, torch.float16)
-        ramp = (torch.arange(n, dtype=torch.float16) + 0.5) * 2.0 / n
-        assert half.dtype == torch.float16 and torch.equal(half, torch.minimum(ramp, 2.0 - ramp))
+        assert half.dtype == torch.float16 and torch.equal(half, expected)
+    assert not torch.equal(triangular_weights(72, torch.float16), triangular_weights(72).half())
 
 
 def test_progressive_weights_of_a_hand_worked_pair():

@@ -116,6 +116,11 @@ def _requested_device(s: AnimateSettings) -> torch.device:
         raise unknown
     if device.type == "cuda" and not torch.cuda.is_available():
         raise MimicMotionError(f"--device {s.device} was asked for but no CUDA device is available")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise MimicMotionError(
+            f"--device {s.device} was asked for but this machine has {torch.cuda.device_count()} CUDA "
+            "device(s), numbered from 0"
+        )
     if device.type == "mps" and (why := mps_unavailable_reason()):
         raise MimicMotionError(f"--device mps was asked for but {why}")
     return device

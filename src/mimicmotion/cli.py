@@ -17,6 +17,7 @@ from importlib import import_module
 from mimicmotion import __version__
 from mimicmotion.devices import enable_mps_fallback
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.settings import flag_given
 
 # The line `mimicmotion --help` shows for each command. A command's module is imported only when that
 # command runs: its options name choices and defaults that live beside the code using them (torch, for
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     enable_mps_fallback()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
-    with messages(quiet=bool(getattr(args, "quiet", False))):
+    with messages(quiet=flag_given(args, "quiet")):
         try:
             return int(args.run(args) or 0)
         except MimicMotionError as error:

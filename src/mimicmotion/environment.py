@@ -22,6 +22,7 @@ from typing import Any
 
 from mimicmotion import __version__
 from mimicmotion.devices import MPS_FALLBACK, mps_supports_bf16
+from mimicmotion.units import format_size
 
 NOT_INSTALLED = "not installed"
 NOT_CACHED = "not in the cache"
@@ -130,7 +131,7 @@ def torch_facts() -> dict[str, str]:
 def _cuda_device(torch: ModuleType, index: int) -> str:
     properties = torch.cuda.get_device_properties(index)
     return (
-        f"{properties.name}, {_size(properties.total_memory)}, compute capability "
+        f"{properties.name}, {format_size(properties.total_memory)}, compute capability "
         f"{properties.major}.{properties.minor}"
     )
 
@@ -142,7 +143,7 @@ def _mps_device(torch: ModuleType) -> str:
         parts.insert(0, name())
     limit = getattr(torch.mps, "recommended_max_memory", None)  # torch >= 2.5
     if limit is not None:
-        parts.append(f"recommended memory limit {_size(limit())}")
+        parts.append(f"recommended memory limit {format_size(limit())}")
     bf16 = "supported" if mps_supports_bf16() else "unsupported (needs macOS 14 or later)"
     parts.append(f"bf16 {bf16}")
     return ", ".join(parts)
@@ -247,7 +248,7 @@ def base_in_cache(repo_id: str) -> str:
     state = "complete" if not missing else f"incomplete, missing {', '.join(missing)}"
     names = ", ".join(_relative(path, snapshot) for path in present)
     unet_note = f"; unet weights {_relative(unet, snapshot)}" if unet else "; no unet weights (not needed)"
-    return f"{state} ({len(present)} files, {_size(size)}: {names}{unet_note}) in {snapshot}"
+    return f"{state} ({len(present)} files, {format_size(size)}: {names}{unet_note}) in {snapshot}"
 
 
 def _first_cached(repo_id: str, alternatives: Iterable[str]) -> Path | None:
@@ -270,7 +271,7 @@ def _relative(path: Path, folder: Path) -> str:
 
 
 def _file_line(path: Path | None, absent: str = NOT_CACHED) -> str:
-    return absent if path is None else f"{path} ({_size(path.stat().st_size)})"
+    return absent if path is None else f"{path} ({format_size(path.stat().st_size)})"
 
 
 # ---------------------------------------------------------------------------------------- folders
@@ -332,14 +333,3 @@ def _problem(error: BaseException) -> str:
 
 def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
-
-
-def _size(count: int) -> str:
-    if count < 1024:
-        return f"{count} B"
-    value = float(count)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if value < 1024 or unit == "GiB":
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from mimicmotion.animate import DTYPES
 from mimicmotion.config import AnimateSettings
 from mimicmotion.models.conditioning import added_time_ids, conditioned_prediction
 from mimicmotion.pipeline import DECODE_CHUNK_SIZE
@@ -28,7 +29,7 @@ log = logging.getLogger("mimicmotion")
 
 ASK_ABOVE_SECONDS = 3600  # an interactive `animate` asks before starting a run expected to take longer
 ADVISE_ABOVE_SECONDS = 600  # a CPU run expected to take longer gets advice on how to go faster
-_DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+_DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 
 
 @dataclass(frozen=True)

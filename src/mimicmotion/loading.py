@@ -203,24 +203,35 @@ def resolve_base(base: str | os.PathLike, with_unet_weights: bool = False) -> Pa
     if not is_hub_id(base):
         raise MimicMotionError(f"base model not found: {base} is neither a folder nor a hub id (owner/name)")
     patterns = base_file_patterns(with_unet_weights)
-    folder = _snapshot(str(base), patterns)
+    components = ("vae", "image_encoder", *(("unet",) if with_unet_weights else ()))
+
+    def complete(folder: Path) -> bool:
+        """Every config and every component's weights (either variant): an interrupted download is not."""
+        configs = [p for p in patterns if p.endswith(".json") and "*" not in p]
+        return all((folder / name).is_file() for name in configs) and all(
+            _weights_file(folder, name) is not None for name in components
+        )
+
+    folder = _snapshot(str(base), patterns, complete)
     # A repository without fp16 variants: fetch the full-precision files of those components.
     missing = [name for name in ("vae", "image_encoder") if _weights_file(folder, name) is None]
     if with_unet_weights and _weights_file(folder, "unet") is None:
         missing.append("unet")
     if missing:
         full = [f"{name}/{WEIGHT_NAMES[name]}.safetensors" for name in missing]
-        folder = _snapshot(str(base), patterns + full)
+        folder = _snapshot(str(base), patterns + full, complete)
     return folder
 
 
-def _snapshot(repo_id: str, patterns: list[str]) -> Path:
+def _snapshot(repo_id: str, patterns: list[str], complete: Callable[[Path], bool]) -> Path:
+    """The repository's files matching `patterns`: the cached snapshot when `complete` accepts it, else
+    downloaded (what is cached already is not fetched again)."""
     from huggingface_hub import snapshot_download
 
     def fetch(local_files_only: bool) -> Path:
         folder = Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=local_files_only))
-        if local_files_only and not any(folder.rglob("*.json")):
-            raise FileNotFoundError(f"{repo_id} is not in the cache")  # an empty snapshot folder
+        if local_files_only and not complete(folder):
+            raise FileNotFoundError(f"{repo_id} is not (wholly) in the cache")
         return folder
 
     try:

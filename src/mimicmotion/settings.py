@@ -110,6 +110,12 @@ def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     return values
 
 
+def flag_given(args: argparse.Namespace, name: str) -> bool:
+    """Whether a true/false setting called `name`, of whichever class declared it, was set on the command
+    line (the CLI asks for `quiet` before any command has parsed its settings)."""
+    return any(value is True for key, value in vars(args).items() if key.rpartition(".")[2] == name)
+
+
 def parse(args: argparse.Namespace, cls: type) -> Any:
     """An instance of `cls`: its defaults, with what the command line gave."""
     return cls(**given(args, cls))

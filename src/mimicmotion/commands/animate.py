@@ -46,7 +46,9 @@ class Example:
 @dataclass
 class RunControl:
     dry_run: bool = option(
-        False, "load the weights, print the plan and its estimated cost, and stop (nothing is written)"
+        False,
+        "load the weights, print the plan and its estimated cost (a note: not with --quiet), and stop; "
+        "nothing is written, and the output need not be writable yet",
     )
     yes: bool = option(False, "do not ask before a run expected to take over an hour")
 
@@ -129,8 +131,8 @@ def run(args: argparse.Namespace) -> int:
     if creates_folders and not control.dry_run:
         for folder in {Path(case.out).parent for case in cases}:
             make_folder(folder)
-    for case in cases:
-        if not (control.dry_run and creates_folders):
+    if not control.dry_run:  # a dry run writes nothing, so its output need not be writable yet
+        for case in cases:
             check_output(case)
     load = shared_loader()
     try:

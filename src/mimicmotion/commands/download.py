@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from mimicmotion.config import base_model_option, checkpoint_option
+from mimicmotion.config import DEFAULT_CHECKPOINT, base_model_option
 from mimicmotion.settings import add_options as add_settings
 from mimicmotion.settings import option, parse
 
@@ -13,7 +13,9 @@ from mimicmotion.settings import option, parse
 @dataclass
 class DownloadCommand:
     base_model: str = base_model_option()
-    checkpoint: str = checkpoint_option()
+    checkpoint: str = option(
+        DEFAULT_CHECKPOINT, "MimicMotion checkpoint to fetch: owner/repo/file on the hub", metavar="FILE"
+    )
     dwpose: bool = option(
         True, "the DWPose ONNX models (yzd-v/DWPose, the pose detector the checkpoint was trained with)"
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,16 +51,7 @@ def run(args: argparse.Namespace) -> int:
     for path in (options.out, options.render):
         if path:
             check_writable(path)
-    summaries = logging.StreamHandler(sys.stderr)  # fill summaries (logger "mimicmotion.pose")
-    summaries.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger("mimicmotion.pose")
-    if not options.quiet:
-        logger.addHandler(summaries)
-        logger.setLevel(logging.INFO)
-    try:
-        return _run(options)
-    finally:
-        logger.removeHandler(summaries)
+    return _run(options)
 
 
 def _run(options: PoseCommand) -> int:

@@ -37,6 +37,12 @@ class PoseBackend:
 
     name = "base"
 
+    @property
+    def cache_key(self) -> str:
+        """What the pose cache keys this detector's results by: its name, and whatever tells its models
+        apart (poses from other model files must not be reused)."""
+        return self.name
+
     def detect_frames(self, frames: Iterable[np.ndarray], video: bool) -> Iterator[np.ndarray]:
         raise NotImplementedError
 
@@ -112,7 +118,7 @@ def choose_backend(
             raise MimicMotionError(
                 f"no pose detector available: DWPose's weights are not at hand ({missing.reason}) and "
                 "MediaPipe is not installed; run `mimicmotion download` once online (DWPose, recommended) "
-                "or install MediaPipe (pip install 'mimicmotion[mediapipe]')"
+                "or install MediaPipe (pip install 'mimicmotion[mediapipe]', CPython 3.12 or earlier)"
             ) from None
         return "mediapipe", (
             f"pose detector: mediapipe, as DWPose's weights are not at hand ({missing.reason}); the "

@@ -29,7 +29,7 @@ from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
 from mimicmotion.pose.retargeting import retarget as retarget_poses
 from mimicmotion.pose.smoothing import smooth as smooth_poses
-from mimicmotion.pose.types import PoseSequence
+from mimicmotion.pose.types import REFERENCE_FRAME_INDEX, PoseSequence
 from mimicmotion.video import read_image
 
 log = logging.getLogger("mimicmotion.pose")
@@ -169,14 +169,18 @@ def _driving(
     cache: bool,
 ) -> PoseSequence:
     """Driving poses (frames without a person left empty) from a video, a pose .npz or a sequence."""
-    if isinstance(driving, PoseSequence):
-        seq = driving
-    elif Path(driving).suffix.lower() == ".npz":
-        seq = PoseSequence.load(driving)
+    if isinstance(driving, PoseSequence) or Path(driving).suffix.lower() == ".npz":
+        seq = driving if isinstance(driving, PoseSequence) else PoseSequence.load(driving)
+        if len(seq) and seq.frame_indices[0] == REFERENCE_FRAME_INDEX:
+            raise MimicMotionError(
+                f"the driving poses {'' if isinstance(driving, PoseSequence) else driving} start with a "
+                "reference image's pose (`mimicmotion pose --ref` wrote them, already moved onto that "
+                "reference); give the driving video's own poses (`mimicmotion pose` without --ref)"
+            )
     else:
 
         def detect() -> PoseSequence:
             return detect_poses(driving, detector, stride, max_frames, progress)
 
-        return cached_poses(driving, detector.name, stride, max_frames, detect) if cache else detect()
+        return cached_poses(driving, detector.cache_key, stride, max_frames, detect) if cache else detect()
     return seq if max_frames is None else seq.select(slice(0, max_frames))

@@ -96,6 +96,11 @@ class DWPoseBackend(PoseBackend):
 
     name = "dwpose"
 
+    @property
+    def cache_key(self) -> str:
+        sizes = "-".join(str(path.stat().st_size) for path in (self.detector_path, self.pose_path))
+        return f"{self.name}-{sizes}"
+
     def __init__(self, model_dir: str | os.PathLike | None = None, device: str = "auto") -> None:
         if device not in ("auto", "cuda", "cpu"):
             raise MimicMotionError(f"unknown device {device!r} for the dwpose backend (auto, cuda or cpu)")

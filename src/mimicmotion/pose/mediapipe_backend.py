@@ -206,7 +206,7 @@ def _import_holistic() -> Any:
         from mediapipe.python.solutions.holistic import Holistic
     except ImportError as error:
         raise MimicMotionError(
-            "the mediapipe pose backend needs the mediapipe package "
-            f"(pip install mediapipe==0.10.21): {error}"
+            "the mediapipe pose backend needs MediaPipe: pip install 'mimicmotion[mediapipe]' (CPython 3.12 "
+            f"or earlier; elsewhere use DWPose: `mimicmotion download`): {error}"
         ) from None
     return Holistic

@@ -331,13 +331,19 @@ def _validate(
         settings.out.parent.mkdir(exist_ok=True)
         model.eval()
         autocast = accelerator.autocast() if accelerator.mixed_precision != "no" else nullcontext()
-        inputs = pose_inputs(settings, reference, driving, size=(config.height, config.width))
-        with inputs.pose_frames, autocast:
-            frames = list(video_frames(pipe, sample(pipe, inputs, settings).frames))
-        model.train()
-        write_video(settings.out, iter(frames), len(frames), fps, progress=False)
-        tracker = accelerator.get_tracker("tensorboard", unwrap=True)
-        tracker.add_image("validation", np.concatenate(frames, axis=1), step, dataformats="HWC")
+        try:  # a validation video that cannot be made must not stop (or, on several GPUs, hang) training
+            inputs = pose_inputs(settings, reference, driving, size=(config.height, config.width))
+            with inputs.pose_frames, autocast:
+                frames = list(video_frames(pipe, sample(pipe, inputs, settings).frames))
+        except MimicMotionError as error:
+            accelerator.print(f"mimicmotion train: no validation video at step {step}: {error}")
+            frames = []
+        finally:
+            model.train()
+        if frames:
+            write_video(settings.out, iter(frames), len(frames), fps, progress=False)
+            tracker = accelerator.get_tracker("tensorboard", unwrap=True)
+            tracker.add_image("validation", np.concatenate(frames, axis=1), step, dataformats="HWC")
     accelerator.wait_for_everyone()
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from mimicmotion.cli import main
 from mimicmotion.errors import MimicMotionError
-from mimicmotion.pose import PoseSequence, build_pose_frames, render_pose
+from mimicmotion.pose import PoseSequence, build_pose_frames, render_pose, retargeted_poses
 
 
 def run_cli(capsys, *args):
@@ -125,3 +125,16 @@ def test_build_pose_frames_gives_what_the_pipeline_takes(shared_data):
         first = torch.from_numpy(render_pose(seq, 0, 1024, 576)).permute(2, 0, 1)
         assert torch.equal(frames[[0]][0], first)
     assert not frames.path.exists()
+
+
+@pytest.mark.usefixtures("mediapipe")
+def test_poses_already_moved_onto_a_reference_are_not_driving_poses(shared_data, tmp_path, capsys):
+    ref, gif = shared_data / "ref_demo1.jpg", shared_data / "dance_576x1024_19f.gif"
+    moved = tmp_path / "m.npz"
+    code, _ = run_cli(capsys, "--driving", gif, "--ref", ref, "--out", moved, "--max-frames", 2, "--quiet")
+    assert code == 0
+    with pytest.raises(MimicMotionError, match="pose --ref"):
+        retargeted_poses(ref, moved, progress=False)
+    raw = tmp_path / "raw.npz"
+    assert run_cli(capsys, "--driving", gif, "--out", raw, "--max-frames", 2, "--quiet")[0] == 0
+    assert len(retargeted_poses(ref, raw, progress=False)[1]) == 3  # the reference's pose, then 2 frames

@@ -139,7 +139,7 @@ def test_exported_checkpoint_loads_into_the_pipeline_and_samples(trained_run, ba
 
 
 def test_validation_frames_are_what_animate_makes_of_the_same_inputs(tmp_path, data, base, shared_data):
-    """Validation goes through animate's generation path: the validation video of a step equals the video
+    """Validation goes through animate's generation path: the validation video of a step is the video
     `mimicmotion animate` writes from the same first frame, poses and settings with that step's weights."""
     import av
     from PIL import Image
@@ -156,22 +156,33 @@ def test_validation_frames_are_what_animate_makes_of_the_same_inputs(tmp_path, d
     (video,) = load_prepared(data)
     Image.fromarray(next(iter_frames(video.video))[1]).save(tmp_path / "first.png")
     fps = PoseSequence.load(video.folder / "pose.npz").sample_fps
-    out = tmp_path / "animate.mp4"
-    # 64 x 64 is the frame size resolution 64 gives for this portrait video; one window of 4 frames
-    assert main(["animate", "--ref", str(tmp_path / "first.png"), "--driving", str(video.folder / "pose.npz"),
-                 "--out", str(out), "--max-frames", "3", "--resolution", "64", "--tile-size", "4",
-                 "--tile-overlap", "1", "--steps", "2", "--seed", "42", "--fps", str(fps),
-                 "--pose-backend", video.pose_backend, "--base-model", str(base),
-                 "--checkpoint", str(checkpoint), "--quiet"]) == 0  # fmt: skip
 
-    def frames(path):
-        with av.open(str(path)) as container:
+    def animate(seed: int) -> list[np.ndarray]:
+        out = tmp_path / f"animate-{seed}.mp4"
+        # 64 x 64 is the frame size resolution 64 gives for this portrait video; one window of 4 frames
+        assert main(["animate", "--ref", str(tmp_path / "first.png"),
+                     "--driving", str(video.folder / "pose.npz"), "--out", str(out),
+                     "--max-frames", "3", "--resolution", "64", "--tile-size", "4",
+                     "--tile-overlap", "1", "--steps", "2", "--seed", str(seed), "--fps", str(fps),
+                     "--pose-backend", video.pose_backend, "--base-model", str(base),
+                     "--checkpoint", str(checkpoint), "--quiet"]) == 0  # fmt: skip
+        with av.open(str(out)) as container:
             return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
-    validation = frames(run_dir / "validation" / "step-00000001.mp4")
-    animated = frames(out)
+    with av.open(str(run_dir / "validation" / "step-00000001.mp4")) as container:
+        validation = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    animated, other_seed = animate(42), animate(43)
     assert len(validation) == len(animated) == 3
-    assert all(np.array_equal(a, b) for a, b in zip(validation, animated, strict=True))
+
+    def mean_differences(a: list[np.ndarray], b: list[np.ndarray]) -> list[float]:
+        return [float(np.abs(x.astype(int) - y).mean()) for x, y in zip(a, b, strict=True)]
+
+    # Not bit for bit: two model instances with the same weights give unet outputs that differ by ~1e-6 on
+    # this CPU (float reductions depend on where tensors lie in memory; measured in one process and across
+    # processes), and the tiny random decoder amplifies that to about 1-2 levels on average. Another seed,
+    # the smallest change of settings, moves every frame by about 20 levels.
+    assert max(mean_differences(validation, animated)) < 4
+    assert min(mean_differences(other_seed, animated)) > 10
 
 
 # --------------------------------------------------------------------------------- subprocess runs

@@ -476,6 +476,8 @@ def load_components(
         pose_net = load_into(pose_net, _cast_state(parts["pose_net"], torch_dtype), f"{path} (pose_net.*)")
     _check_time_embedding(unet, folder)
     use_in_place_geglu(unet)
+    for model in (vae, image_encoder, unet, pose_net):
+        model.eval()  # modules built from a config start in training mode; inference wants eval
     return {
         "vae": vae,
         "image_encoder": image_encoder,

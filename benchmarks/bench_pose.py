@@ -70,7 +70,9 @@ def measure(data: Path, frames: int, backend: str, workdir: Path, what: str = "c
 def run_child(child_args: list[str]) -> dict:
     command = [sys.executable, __file__, "--child", "--", *child_args]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    with tempfile.TemporaryDirectory() as cache:  # an empty pose cache: every run detects
+        env["MIMICMOTION_CACHE"] = cache
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
         raise SystemExit(f"benchmark run failed:\n{result.stdout}\n{result.stderr}")

@@ -114,7 +114,8 @@ def test_the_default_detector_is_dwpose_when_its_weights_are_at_hand(
     assert main([a for a in args if a != "--quiet"]) == 0
     said = capsys.readouterr().out
     assert "pose detector: mediapipe" in said and "mimicmotion download" in said
-    assert "reusing the poses" not in said and cache_path(gif, "mediapipe", 2, 3).is_file()
+    mediapipe_key = get_backend("mediapipe").cache_key
+    assert "reusing the poses" not in said and cache_path(gif, mediapipe_key, 2, 3).is_file()
 
 
 @pytest.mark.usefixtures("mediapipe")

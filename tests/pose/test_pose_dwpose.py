@@ -1,7 +1,6 @@
 """DWPose backend: pre/post-processing on known numbers, and the whole chain on tiny ONNX models whose
 outputs are chosen by the test (the real weights are 300 MB and not needed to check the arithmetic)."""
 
-
 import importlib.util
 from pathlib import Path
 

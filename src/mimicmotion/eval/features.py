@@ -57,10 +57,12 @@ class InceptionFeatures(_FeatureNetwork):
         # Frames may differ in size: each is resized to 299 on its own (as pytorch-fid does for a
         # batch), then the batch runs at once; the model's own resize is then the identity.
         size = (inception.INPUT_SIZE, inception.INPUT_SIZE)
-        batch = torch.cat([
-            F.interpolate(_to_tensor(frame, self.device), size=size, mode="bilinear", align_corners=False)
-            for frame in frames
-        ])
+        batch = torch.cat(
+            [
+                F.interpolate(_to_tensor(frame, self.device), size=size, mode="bilinear", align_corners=False)
+                for frame in frames
+            ]
+        )
         return self.model(batch).double().cpu().numpy()
 
 

@@ -35,8 +35,10 @@ def added_time_ids(
     SVD was trained on fps - 1. Each value is one number or one per clip.
     """
     # Made in float64 on the CPU and rounded to `dtype` once, then moved (MPS has no float64).
-    values = [torch.as_tensor(v).detach().to("cpu", torch.float64) for v in (fps, motion_bucket_id,
-                                                                            noise_aug_strength)]
+    values = [
+        torch.as_tensor(v).detach().to("cpu", torch.float64)
+        for v in (fps, motion_bucket_id, noise_aug_strength)
+    ]
     fps, bucket, strength = torch.broadcast_tensors(*values)
     ids = torch.stack([fps - 1, bucket, strength], dim=-1).reshape(-1, 3).to(dtype)
     return ids.to(device)

@@ -19,8 +19,11 @@ there because that visibility does not register a part leaving the picture (on t
 right hand's four landmarks have visibility 0.90 on average in the 32 frames where they all lie outside
 the frame, 0.89 where they all lie inside), while the hand model, run on a crop that is partly outside,
 only guesses the cut-off part. So a hand fades as it leaves the frame (0.96, 0.87, 0.41, 0.27 in frames
-231-234 of that video, then not found). A part Holistic did not find, or found wholly outside the frame,
-is absent (confidence 0).
+231-234 of that video, then 0.10 in 235, where only the second chance still finds it). A part Holistic
+did not find, or found wholly outside the frame, is absent (confidence 0).
+
+Hands Holistic misses although the pose shows their wrist get a second chance (`hand_rescue`), with a
+confidence that also carries the hand model's belief that it is the expected hand.
 
 Frames are fed downscaled to at most `max_side` pixels on their long side: Holistic crops and resizes
 regions to its small model inputs anyway, and converting a 1080p frame costs more than the landmarks
@@ -38,6 +41,7 @@ import numpy as np
 
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose.backends import PoseBackend
+from mimicmotion.pose.hand_rescue import HandRescue
 from mimicmotion.pose.quiet import native_logs_silenced
 from mimicmotion.pose.types import ALL_POINTS, BODY, FACE, HAND_POINTS, LEFT_HAND, MISSING, RIGHT_HAND
 
@@ -88,7 +92,8 @@ class MediaPipeBackend(PoseBackend):
 
     `max_side`: long side frames are scaled down to (0: never). `workers`: trackers run at once on
     consecutive segments of a video (default: the number of CPU cores, at most 4). Holistic keeps
-    about one core busy per tracker, so this is what uses the machine.
+    about one core busy per tracker, so this is what uses the machine. `rescue_hands`: the second chance
+    for missed hands (`hand_rescue`); off, the hands are Holistic's alone.
     """
 
     name = "mediapipe"
@@ -99,14 +104,20 @@ class MediaPipeBackend(PoseBackend):
         workers: int | None = None,
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
+        rescue_hands: bool = True,
     ) -> None:
         self.max_side = int(max_side)
+        self.rescue_hands = rescue_hands
         self.workers = int(workers) if workers else min(4, os.cpu_count() or 1)
         self._options = {
             "min_detection_confidence": min_detection_confidence,
             "min_tracking_confidence": min_tracking_confidence,
         }
         self._holistic_class = _import_holistic()
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.name}+hand-rescue" if self.rescue_hands else self.name
 
     def decode_size(self, width: int, height: int) -> tuple[int, int] | None:
         scale = self._scale(width, height)
@@ -120,10 +131,13 @@ class MediaPipeBackend(PoseBackend):
         # A graph per call (tracking state belongs to one video; a graph holds ~150 MB, so none is kept).
         with native_logs_silenced():
             holistic = self._new_graph(static=not video)
+            rescue = HandRescue() if self.rescue_hands else None
             try:
-                yield from self._run(holistic, frames)
+                yield from self._run(holistic, rescue, frames)
             finally:
                 holistic.close()
+                if rescue is not None:
+                    rescue.close()
 
     # ----------------------------------------------------------------------------------------------
 
@@ -141,10 +155,21 @@ class MediaPipeBackend(PoseBackend):
             **self._options,
         )
 
-    def _run(self, holistic: Any, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    def _run(
+        self, holistic: Any, rescue: HandRescue | None, frames: Iterable[np.ndarray]
+    ) -> Iterator[np.ndarray]:
         for frame in frames:  # Holistic follows one person: (1, 128, 3), or (0, 128, 3) for nobody
-            points = landmarks_to_points(holistic.process(self._fit(frame)))
-            yield np.zeros((0, ALL_POINTS, 3), np.float32) if points is None else points[None]
+            frame = self._fit(frame)
+            results = holistic.process(frame)
+            points = landmarks_to_points(results)
+            if points is None:
+                if rescue is not None:
+                    rescue.forget()
+                yield np.zeros((0, ALL_POINTS, 3), np.float32)
+                continue
+            if rescue is not None:
+                rescue_hands(rescue, frame, results, points)
+            yield points[None]
 
     def _fit(self, frame: np.ndarray) -> np.ndarray:
         height, width = frame.shape[:2]
@@ -189,6 +214,22 @@ def landmarks_to_points(results: Any) -> np.ndarray | None:
             points[part, :2] = xy
             points[part, 2] = confidence
     return points
+
+
+def rescue_hands(rescue: HandRescue, frame: np.ndarray, results: Any, points: np.ndarray) -> None:
+    """Give each hand Holistic missed its second chance; a hand found is written into `points` with the
+    confidence of a found hand times the hand model's probability that it is this hand."""
+    pose = np.array([(p.x, p.y, p.visibility) for p in results.pose_landmarks.landmark], np.float32)
+    for side, part, on_part in (
+        ("left", LEFT_HAND, LEFT_HAND_FROM_POSE),
+        ("right", RIGHT_HAND, RIGHT_HAND_FROM_POSE),
+    ):
+        if points[part, 2].max() <= 0 and (found := rescue.find(frame, pose, side)) is not None:
+            confidence = part_confidence(pose[list(on_part), 2], found.xy) * found.side_probability
+            if confidence > 0:
+                points[part, :2] = found.xy
+                points[part, 2] = confidence
+        rescue.seen(side, points[part, :2].copy() if points[part, 2].max() > 0 else None)
 
 
 def part_confidence(visibility: np.ndarray, xy: np.ndarray) -> float:

@@ -39,6 +39,29 @@ def read_video(path):
         return frames, float(stream.average_rate)
 
 
+def _sound_seconds(path) -> float | None:
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        return sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
+
+
+@pytest.mark.usefixtures("mediapipe")
+def test_output_plays_in_real_time_with_the_sound_of_the_span_it_follows(shared_data, weights, tmp_path):
+    out = tmp_path / "dance.mp4"
+    args = ["animate", "--ref", str(shared_data / "ref_demo1.jpg"),
+            "--driving", str(shared_data / "dance_1080x1920_24fps.mp4"),
+            "--out", str(out), "--max-frames", "9", *weights, *FAST]  # fmt: skip
+    assert main(args) == 0
+    frames, fps = read_video(out)
+    # 9 frames of a 24 fps video at stride 2 span 18 source frames: 0.75 s, played at 12 fps
+    assert (len(frames), fps) == (9, 12)
+    assert _sound_seconds(out) == pytest.approx(0.75, abs=0.1)
+    out.unlink()
+    assert main([*args, "--no-audio"]) == 0
+    assert read_video(out)[1] == 12 and _sound_seconds(out) is None
+
+
 @pytest.mark.usefixtures("mediapipe")
 @pytest.mark.slow
 def test_animate_the_dance_clip(shared_data, weights, tmp_path, capsys):
@@ -55,6 +78,8 @@ def test_animate_the_dance_clip(shared_data, weights, tmp_path, capsys):
     layout = yaml.safe_load((tmp_path / "dance.windows.json").read_text())
     assert layout["num_frames"] == 10 and layout["windows"][0][0] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "dance.mp4", "dance.windows.json"]
+
+    assert _sound_seconds(out) is None  # a fixed --fps is not real time: no sound
 
     # the second run on the same video takes the poses from the cache and says so
     out.unlink()
@@ -200,6 +225,19 @@ def blank_image(folder):
     return str(path)
 
 
+def pickled_object(folder):
+    """A checkpoint that would run code if unpickled (it must never be)."""
+    import pickle
+
+    class RunsCode:
+        def __reduce__(self):
+            return (os.system, ("echo this ran",))
+
+    path = folder / "unsafe.pth"
+    path.write_bytes(pickle.dumps({"state_dict": RunsCode()}))
+    return str(path)
+
+
 def garbage(folder, name):
     path = folder / name
     path.write_bytes(b"\x00\x01 this is not media" * 10)
@@ -226,6 +264,14 @@ ERRORS = {
     "mismatched weights": (lambda d: {"--checkpoint": broken_checkpoint(d)}, "conv_out.bias"),
     "missing base": (lambda d: {"--base-model": str(d / "svd")}, "base model not found"),
     "device": (lambda d: {"--device": "tpu"}, "unknown device"),
+    "guidance nan": (lambda d: {"--guidance": "nan"}, "min-guidance must be a number >= 0"),
+    "guidance inf": (lambda d: {"--max-guidance": "inf"}, "max-guidance must be a number >= 0"),
+    "noise aug": (lambda d: {"--noise-aug": "-0.1"}, "noise-aug must be a number >= 0"),
+    "fps nan": (lambda d: {"--fps": "nan"}, "fps must be a positive number"),
+    "fps zero": (lambda d: {"--fps": "0"}, "fps must be a positive number"),
+    "fps word": (lambda d: {"--fps": "fast"}, "fps must be auto or a number"),
+    "checkpoint of random bytes": (lambda d: {"--checkpoint": garbage(d, "random.pth")}, "random.pth"),
+    "pickled checkpoint": (lambda d: {"--checkpoint": pickled_object(d)}, "plain tensors"),
 }
 
 

@@ -6,6 +6,7 @@ import pytest
 from mimicmotion.cli import build_parser, main
 from mimicmotion.commands.animate import settings_from
 from mimicmotion.config import EXAMPLE_DRIVING, EXAMPLE_OUT, EXAMPLE_REF, EXAMPLES
+from mimicmotion.playback import output_fps
 from mimicmotion.pose import prepare_reference, reference_pose
 from mimicmotion.pose.build import pose_detector
 from mimicmotion.video import iter_frames, probe_video, read_image
@@ -45,10 +46,11 @@ def test_example_fills_in_what_is_not_given(tmp_path):
 
     (default,) = settings("--example")
     assert (default.ref, default.driving, default.out) == (EXAMPLE_REF, EXAMPLE_DRIVING, EXAMPLE_OUT)
-    assert (default.stride, default.fps) == (1, 10)  # every frame of the 10 fps clip, at its speed
+    assert (default.stride, default.fps) == (1, "auto")
+    assert output_fps(default) == 10  # every frame of the 10 fps clip, at its speed
     photo = tmp_path / "me.jpg"
     (mine,) = settings("--example", "--ref", str(photo), "--out", str(tmp_path / "me.mp4"), "--fps", "5")
-    assert (mine.ref, mine.driving, mine.out, mine.fps) == (photo, EXAMPLE_DRIVING, tmp_path / "me.mp4", 5)
+    assert (mine.ref, mine.driving, mine.out, mine.fps) == (photo, EXAMPLE_DRIVING, tmp_path / "me.mp4", "5")
 
 
 @pytest.mark.usefixtures("mediapipe")

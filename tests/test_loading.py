@@ -113,9 +113,11 @@ def test_pickled_objects_are_never_unpickled(tmp_path, capsys):
     path = tmp_path / "evil.pth"
     with open(path, "wb") as f:
         pickle.dump({"unet.x": Payload()}, f)
-    with pytest.raises(MimicMotionError, match="cannot read weights file"):
+    with pytest.raises(MimicMotionError, match="never unpickled") as refused:
         read_state_dict(path)
     assert "must never run" not in capsys.readouterr().out
+    # one line, and no advice to turn safe loading off
+    assert "\n" not in str(refused.value) and "weights_only" not in str(refused.value)
 
 
 def test_corrupt_and_missing_files(tmp_path):

@@ -11,6 +11,7 @@ keypoints; pose pictures live in a temporary file on disk.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ import torch
 from mimicmotion.config import DTYPE_NAMES, AnimateSettings
 from mimicmotion.devices import MPS_FALLBACK, mps_fallback_enabled, mps_supports_bf16, mps_unavailable_reason
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.playback import fixed_fps, output_audio, output_fps
 from mimicmotion.pose import BACKENDS, PoseSequence, prepare_reference, reference_pose
 from mimicmotion.pose.build import pose_detector
 from mimicmotion.pose.reference import check_resolution
@@ -71,8 +73,12 @@ def check_inputs(settings: AnimateSettings) -> None:
         raise MimicMotionError(f"stride must be at least 1, got {s.stride}")
     if s.max_frames is not None and s.max_frames < 1:
         raise MimicMotionError(f"max-frames must be at least 1, got {s.max_frames}")
-    if s.fps <= 0:
-        raise MimicMotionError(f"fps must be positive, got {s.fps}")
+    fixed_fps(s.fps)
+    for name, value in (("min-guidance", s.min_guidance), ("max-guidance", s.max_guidance)):
+        if not math.isfinite(value) or value < 0:
+            raise MimicMotionError(f"{name} must be a number >= 0, got {value}")
+    if not math.isfinite(s.noise_aug) or s.noise_aug < 0:
+        raise MimicMotionError(f"noise-aug must be a number >= 0, got {s.noise_aug}")
     if s.pose_backend not in BACKENDS:
         raise MimicMotionError(
             f"unknown pose backend {s.pose_backend!r}; choose one of {', '.join(BACKENDS)}"
@@ -171,7 +177,15 @@ def animate(
         result = sample(pipe, inputs, s)
         count = len(inputs.poses) - 1
         beside = inputs if s.side_by_side else None
-        write_video(s.out, video_frames(pipe, result.frames), count, s.fps, beside, progress=not s.quiet)
+        write_video(
+            s.out,
+            video_frames(pipe, result.frames),
+            count,
+            output_fps(s),
+            beside,
+            audio=output_audio(s, inputs.poses),
+            progress=not s.quiet,
+        )
     save_window_layout(
         window_layout_path(s.out),
         result.windows,

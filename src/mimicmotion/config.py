@@ -50,15 +50,13 @@ EXAMPLES = Path(__file__).parent / "examples"
 EXAMPLE_REF = EXAMPLES / "reference.jpg"
 EXAMPLE_DRIVING = EXAMPLES / "dance.mp4"
 EXAMPLE_OUT = Path("example.mp4")  # in the current folder, unless --out says otherwise
-# What `--example` fills in when not given: the files above, and every frame of the 10 fps clip written at
-# 10 fps, so that the video moves as the clip does (the released stride 2 and 15 fps would play it at three
-# times its speed).
+# What `--example` fills in when not given: the files above, and every frame of the short clip (with
+# --fps auto, written at the clip's own 10 fps).
 EXAMPLE_SETTINGS = {
     "ref": EXAMPLE_REF,
     "driving": EXAMPLE_DRIVING,
     "out": EXAMPLE_OUT,
     "stride": 1,
-    "fps": 10.0,
 }
 
 
@@ -144,7 +142,13 @@ class AnimateSettings(PoseSettings):
     max_guidance: float = option(2.0, "guidance scale of the last frame", metavar="SCALE")
     noise_aug: float = option(0.0, "noise added to the reference before encoding", metavar="STRENGTH")
     seed: int = option(42, "random seed", metavar="N")
-    fps: float = option(15.0, "frame rate of the output video", metavar="FPS")
+    fps: str = option(
+        "auto",
+        "frame rate of the output; auto: the driving video's, divided by the frames skipped, so the output "
+        "plays in real time (with its sound); a number: that rate (15: the released program's)",
+        metavar="auto|FPS",
+    )
+    audio: bool = option(True, "copy the driving video's sound into the output (with --fps auto)")
     dtype: str = option(
         "auto",
         "precision; auto: fp16 on CUDA and MPS, fp32 on CPU (bf16 on MPS needs macOS 14)",

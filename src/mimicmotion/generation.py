@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mimicmotion.audio import AudioSpan
 from mimicmotion.config import AnimateSettings
 from mimicmotion.pipeline import MimicMotionPipeline, MimicMotionPipelineOutput, PoseFrameSource, to_uint8
 from mimicmotion.pose import PoseBackend, PoseSequence, build_pose_frames
@@ -120,16 +121,17 @@ def write_video(
     count: int,
     fps: float,
     beside: PoseInputs | None = None,
+    audio: AudioSpan | None = None,
     progress: bool = True,
 ) -> Path:
     """Stream `count` frames into an H.264 mp4 (written under a temporary name, renamed at the end).
 
-    With `beside`, each frame is written as reference | pose picture | frame.
+    With `beside`, each frame is written as reference | pose picture | frame; `audio`: the sound to add.
     """
     from tqdm.auto import tqdm
 
     with (
-        video_writer(path, fps) as writer,
+        video_writer(path, fps, audio=audio) as writer,
         tqdm(total=count, unit="frame", desc="writing", disable=not progress, dynamic_ncols=True) as bar,
     ):
         for index, frame in enumerate(frames, start=1):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import shutil
 import socket
 import urllib.parse
@@ -302,9 +303,16 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             # Memory-map files in the zip format (every torch.save since 1.6); older ones cannot be.
             mmap = zipfile.is_zipfile(path)
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except Exception as error:  # corrupt or foreign files fail in format-specific ways
+    except pickle.UnpicklingError:  # torch's safe loader met an object that is not a tensor
         raise MimicMotionError(
-            f"cannot read weights file {path}: {error} (only files of plain tensors are accepted)"
+            f"{path} holds Python objects besides tensors, which are never unpickled (loading them could "
+            "run code): only files of plain tensors are accepted (.safetensors, or torch.save of tensors)"
+        ) from None
+    except Exception as error:  # corrupt or foreign files fail in format-specific ways
+        # only the first line: torch's own messages go on to advise loading with safety off
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise MimicMotionError(
+            f"cannot read weights file {path}: {reason} (not a .safetensors file or a torch.save of tensors)"
         ) from None
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]

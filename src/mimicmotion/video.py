@@ -4,6 +4,10 @@ Videos (mp4, mov, webm, mkv, gif, ...) are decoded with PyAV; a folder of images
 video too. Frames are yielded as RGB uint8 arrays (height, width, 3) and never collected, so
 memory does not depend on the length of the video. Output files are written next to their final
 path under a temporary name and renamed only when complete.
+
+Pictures come upright, as a viewer shows them: a photo is turned by its EXIF orientation (phones store
+the sensor's pixels and a tag), a video frame by its stream's display matrix (phones store a rotation);
+sizes (`VideoInfo`) are those of the upright frames.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from mimicmotion.audio import AudioSpan, AudioTrack
 from mimicmotion.errors import MimicMotionError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -52,13 +57,13 @@ def driving_frame_step(fps: float, stride: int) -> int:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as RGB uint8 (height, width, 3)."""
+    """Read an image file as RGB uint8 (height, width, 3), turned upright by its EXIF orientation."""
     path = Path(path)
     if not path.is_file():
         raise MimicMotionError(f"image not found: {path}")
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
+            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
     except (UnidentifiedImageError, OSError) as error:
         raise MimicMotionError(f"cannot read image {path}: {error}") from None
 
@@ -95,7 +100,8 @@ def _stream_fps(stream: av.video.stream.VideoStream) -> float:
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Size, frame rate and frame count of a video file or image folder, without decoding it."""
+    """Upright size, frame rate and frame count of a video file or image folder (of a video, only the first
+    frame is decoded: PyAV gives the display rotation with decoded frames)."""
     path = Path(path)
     if path.is_dir():
         files = _folder_images(path)
@@ -104,11 +110,14 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     container = _open_container(path)
     with container:
         stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if _quarter_turns(_first_frame_rotation(container, stream)) % 2:
+            width, height = height, width
+        fps = _stream_fps(stream)
         num_frames = stream.frames
         if not num_frames:  # webm/mkv do not store a count: count packets, which is cheap
+            container.seek(0)
             num_frames = sum(1 for packet in container.demux(stream) if packet.size)
-        width, height = stream.codec_context.width, stream.codec_context.height
-        fps = _stream_fps(stream)
     if num_frames == 0 or width == 0 or height == 0:
         raise MimicMotionError(f"video has no frames: {path}")
     return VideoInfo(path, width, height, fps, num_frames)
@@ -169,7 +178,6 @@ def _iter_folder(folder: Path, keep: _Keep, size: tuple[int, int] | None) -> Ite
 def _iter_container(
     path: Path, keep: _Keep, size: tuple[int, int] | None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    scale = {} if size is None else {"width": int(size[0]), "height": int(size[1]), "interpolation": "AREA"}
     container = _open_container(path)
     with container:
         stream = container.streams.video[0]
@@ -177,9 +185,37 @@ def _iter_container(
         try:
             for index, frame in enumerate(container.decode(stream)):
                 if keep(index):
-                    yield index, frame.to_ndarray(format="rgb24", **scale)
+                    yield index, upright_rgb(frame, size)
         except av.error.FFmpegError as error:
             raise MimicMotionError(f"cannot decode video {path}: {error}") from None
+
+
+def upright_rgb(frame: av.VideoFrame, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A decoded frame as RGB uint8 (H, W, 3), turned as its display matrix says, at `size` = (width,
+    height) of the upright picture if given (scaled by the decoder's scaler, before turning)."""
+    turns = _quarter_turns(frame.rotation)
+    scale = {}
+    if size is not None:
+        width, height = (size[1], size[0]) if turns % 2 else size
+        scale = {"width": int(width), "height": int(height), "interpolation": "AREA"}
+    pixels = frame.to_ndarray(format="rgb24", **scale)
+    return np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
+
+
+def _quarter_turns(rotation: float) -> int:
+    """Counter-clockwise quarter turns for a display matrix's rotation in degrees (counter-clockwise)."""
+    return round(rotation / 90) % 4
+
+
+def _first_frame_rotation(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> float:
+    """The display rotation of the video (PyAV exposes it on decoded frames, not on the stream)."""
+    try:
+        frame = next(container.decode(stream), None)
+    except av.error.FFmpegError:
+        return 0.0
+    return frame.rotation if frame is not None else 0.0
 
 
 def check_writable(path: str | os.PathLike) -> Path:
@@ -231,23 +267,32 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
 
 
 class VideoWriter:
-    """Encodes RGB uint8 frames into an open container as H.264 (yuv420p)."""
+    """Encodes RGB uint8 frames into an open container as H.264 (yuv420p), and `audio`, if given, as AAC
+    once the frames are written."""
 
     def __init__(
-        self, container: av.container.OutputContainer, fps: float, crf: int, preset: str | None = None
+        self,
+        container: av.container.OutputContainer,
+        fps: float,
+        crf: int,
+        preset: str | None = None,
+        audio: AudioSpan | None = None,
     ) -> None:
         self._container = container
         self._rate = Fraction(fps).limit_denominator(1001)
         self._crf = crf
         self._preset = preset
+        self._audio = audio
         self._stream: av.video.stream.VideoStream | None = None
+        self._track: AudioTrack | None = None
         self.frames_written = 0
 
     def write(self, frame: np.ndarray) -> None:
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected an RGB uint8 frame (H, W, 3), got {frame.dtype} {frame.shape}")
-        if self._stream is None:
+        if self._stream is None:  # every stream is added before the first packet is written
             self._stream = self._add_stream(width=frame.shape[1], height=frame.shape[0])
+            self._track = AudioTrack(self._container, self._audio) if self._audio is not None else None
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         self._container.mux(self._stream.encode(video_frame))
         self.frames_written += 1
@@ -267,17 +312,24 @@ class VideoWriter:
     def flush(self) -> None:
         if self._stream is not None:
             self._container.mux(self._stream.encode(None))
+        if self._track is not None:
+            self._track.write()
 
 
 @contextlib.contextmanager
 def video_writer(
-    path: str | os.PathLike, fps: float, crf: int = 18, preset: str | None = None
+    path: str | os.PathLike,
+    fps: float,
+    crf: int = 18,
+    preset: str | None = None,
+    audio: AudioSpan | None = None,
 ) -> Iterator[VideoWriter]:
     """Write an H.264 mp4 at `fps`, atomically: the file appears at `path` only when the block
-    ends without error and at least one frame was written. `preset`: x264 preset (default medium)."""
+    ends without error and at least one frame was written. `preset`: x264 preset (default medium);
+    `audio`: sound to add (`mimicmotion.audio`)."""
     with atomic_output(path) as temp:
         container = av.open(str(temp), mode="w", format="mp4")
-        writer = VideoWriter(container, fps, crf, preset)
+        writer = VideoWriter(container, fps, crf, preset, audio)
         try:
             yield writer
             writer.flush()

@@ -39,7 +39,7 @@ class Example:
     example: bool = option(
         False,
         "run on the example shipped with the package (a photo and a 1.9-second dance clip at 10 fps): "
-        f"--ref and --driving default to its files, --out to {EXAMPLE_OUT}, --stride to 1 and --fps to 10",
+        f"--ref and --driving default to its files, --out to {EXAMPLE_OUT}, and --stride to 1",
     )
 
 

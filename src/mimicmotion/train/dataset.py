@@ -29,6 +29,7 @@ from mimicmotion.pose.render import PoseRenderer
 from mimicmotion.pose.types import PoseSequence
 from mimicmotion.train.hand_mask import hand_weight_maps
 from mimicmotion.train.prepare import POSE_FILE, VIDEOS_FOLDER, read_meta
+from mimicmotion.video import upright_rgb
 
 DATA_STREAM = 0  # randomness streams per sample (objective.NOISE_STREAM is the other)
 ORDER_STREAM = 2
@@ -151,7 +152,7 @@ def read_frames(video: PreparedVideo, indices: list[int]) -> dict[int, np.ndarra
             last = missing[-1]
             for index, frame in enumerate(container.decode(stream)):
                 if index in missing:
-                    found[index] = frame.to_ndarray(format="rgb24")
+                    found[index] = upright_rgb(frame)
                 if index >= last:
                     break
     if len(found) < len(wanted):
@@ -180,7 +181,7 @@ def _decode_group(container, stream, pts: list[int], group: list[int]) -> dict[i
         if frame.pts is None:
             break
         if frame.pts in targets:
-            found[targets[frame.pts]] = frame.to_ndarray(format="rgb24")
+            found[targets[frame.pts]] = upright_rgb(frame)
         if frame.pts >= last:
             break
     return found

@@ -357,7 +357,7 @@ def validation_settings(config: TrainConfig, out: Path, backend: str, fps: float
         tile_overlap=1,
         steps=config.validation_steps,
         seed=config.seed,
-        fps=fps,
+        fps=str(fps),
         pose_backend=backend,
         pose_style=config.render_style,
         quiet=True,

@@ -64,6 +64,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as image:
             return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    except Image.DecompressionBombError:
+        raise MimicMotionError(
+            f"cannot read image {path}: it claims more than {2 * Image.MAX_IMAGE_PIXELS} pixels, more than "
+            "any photo (a decompression bomb?)"
+        ) from None
     except (UnidentifiedImageError, OSError) as error:
         raise MimicMotionError(f"cannot read image {path}: {error}") from None
 

@@ -85,3 +85,18 @@ def test_other_containers_are_read_with_the_frame_count_and_sampling(tmp_path, c
     frames = list(iter_frames(path, step=driving_frame_step(info.fps, 2)))
     assert [index for index, _ in frames] == [0, 2, 4, 6]
     assert [round(frame.mean() / 30) for _, frame in frames] == [0, 2, 4, 6]
+
+
+def test_two_writers_of_one_output_never_mix_their_frames(tmp_path):
+    """Two runs writing the same file at once each write their own hidden file; the output is one of
+    them, whole (the last to finish), and no hidden file is left."""
+    out = tmp_path / "out.mp4"
+    with video_writer(out, fps=10) as first, video_writer(out, fps=10) as second:
+        for _ in range(6):
+            first.write(np.full((32, 32, 3), 40, np.uint8))
+            second.write(np.full((32, 32, 3), 200, np.uint8))
+    frames = [frame for _, frame in iter_frames(out)]
+    assert len(frames) == 6 and all(
+        abs(int(frame.mean()) - 40) <= 2 for frame in frames
+    )  # `first` closed last
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]

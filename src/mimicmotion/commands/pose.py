@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
     driving_frame_step(24.0, options.stride)
     if options.max_frames is not None and options.max_frames < 1:
         raise MimicMotionError(f"--max-frames must be at least 1, got {options.max_frames}")
-    for path in (options.out, options.render):
+    for path, suffix in ((options.out, ".npz"), (options.render, ".mp4")):
         if path:
+            if Path(path).suffix.lower() != suffix:
+                raise MimicMotionError(f"{path} must be a {suffix} file")
             check_writable(path)
     return _run(options)
 

@@ -84,6 +84,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     # The model: SVD (or a MimicMotion checkpoint) + PoseNet trained, VAE and CLIP frozen.
     pipe = _load_pipeline(config)
     _check_frame_size(pipe, config)
+    run_dir.mkdir(parents=True, exist_ok=True)  # only once the data and weights are known to be good
     model = MimicMotionModel(pipe.unet, pipe.pose_net).train()
     model.requires_grad_(True)
     if config.gradient_checkpointing:
@@ -227,7 +228,6 @@ def _check_run_folder(config: TrainConfig, resume: str | Path | None) -> Path | 
             f"run folder {run_dir} already holds a run: continue it with `mimicmotion train --resume "
             f"{run_dir}` or choose another --run-dir"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
     return None
 
 

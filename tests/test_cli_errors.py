@@ -340,3 +340,26 @@ def test_there_are_at_least_40_bad_input_cases_over_all_commands(tmp_path):
         "compare-fusion",
         "download",
     } <= commands
+
+
+@pytest.mark.usefixtures("mediapipe")
+def test_a_full_disk_is_one_message_and_no_partial_output(tmp_path, shared_data, capsys, monkeypatch):
+    """The disk fills up while the pose video is written (ENOSPC injected after two frames)."""
+    import errno
+
+    from mimicmotion.video import VideoWriter
+
+    write = VideoWriter.write
+
+    def write_until_full(self, frame):
+        if self.frames_written == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write(self, frame)
+
+    monkeypatch.setattr(VideoWriter, "write", write_until_full)
+    out, render = tmp_path / "poses.npz", tmp_path / "poses.mp4"
+    code = run(["pose", "--driving", str(shared_data / GIF), "--out", str(out), "--render", str(render),
+                "--pose-backend", "mediapipe", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "no space left on the disk" in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # neither output, nor a hidden partial file

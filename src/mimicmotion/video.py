@@ -13,6 +13,7 @@ sizes (`VideoInfo`) are those of the upright frames.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import tempfile
@@ -266,6 +267,14 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield temp
         os.replace(temp, path)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        if error.errno == errno.ENOSPC:
+            raise MimicMotionError(
+                f"no space left on the disk to write {path}; nothing was written (free some space, then "
+                "run again)"
+            ) from None
+        raise
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

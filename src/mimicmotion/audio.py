@@ -68,14 +68,17 @@ class AudioTrack:
                 stream = source.streams.audio[0]
                 video = source.streams.video[0] if source.streams.video else None
                 origin = _seconds(video.start_time, video.time_base) if video is not None else 0.0
+                at = 0.0  # seconds after the first video frame, for frames that carry no timestamp
                 for frame in source.decode(stream):
-                    at = _seconds(frame.pts, stream.time_base) - origin if frame.pts is not None else written
-                    if at + frame.samples / frame.sample_rate <= span.start:
-                        continue
+                    if frame.pts is not None:
+                        at = _seconds(frame.pts, stream.time_base) - origin
+                    length = frame.samples / frame.sample_rate
                     if at >= end:
                         break
-                    for piece in resampler.resample(frame):
-                        written = self._encode(piece, written)
+                    if at + length > span.start:
+                        for piece in resampler.resample(frame):
+                            written = self._encode(piece, written)
+                    at += length
         except av.error.FFmpegError as error:
             raise MimicMotionError(f"cannot copy the sound of {span.path}: {error}") from None
         for piece in resampler.resample(None):

@@ -55,7 +55,6 @@ def output_audio(s: AnimateSettings, poses: PoseSequence) -> AudioSpan | None:
     if not s.audio or _is_pose_file(s.driving):
         return None
     fps = fixed_fps(s.fps)
-    info = probe_video(s.driving)
     if fps is not None:
         if find_audio(s.driving, 0.0, 1.0) is not None:
             log.info(
@@ -63,6 +62,7 @@ def output_audio(s: AnimateSettings, poses: PoseSequence) -> AudioSpan | None:
                 fps,
             )
         return None
+    info = probe_video(s.driving)
     step = driving_frame_step(info.fps, s.stride)
     driving = poses.frame_indices[1:]
     return find_audio(s.driving, float(driving[0]) / info.fps, len(driving) * step / info.fps)

@@ -175,6 +175,22 @@ def test_smooth_smooths_the_driving_poses(shared_data, weights, tmp_path):
 
 
 @pytest.mark.usefixtures("mediapipe")
+def test_a_quiet_run_prints_nothing_not_even_a_library_notice(shared_data, tiny_weights, tmp_path):
+    """In a fresh process (libraries print their notices once per process): no line at all."""
+    base, checkpoint = tiny_weights
+    out = tmp_path / "quiet.mp4"
+    command = [sys.executable, "-m", "mimicmotion", "animate", "--ref", str(shared_data / "ref_demo1.jpg"),
+               "--driving", str(shared_data / "dance_576x1024_19f.gif"), "--max-frames", "3",
+               "--out", str(out), "--base-model", str(base), "--checkpoint", str(checkpoint),
+               "--pose-backend", "mediapipe", *FAST]  # fmt: skip
+    env = {**os.environ, "MIMICMOTION_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout, result.stderr) == ("", "")
+    assert out.is_file()
+
+
+@pytest.mark.usefixtures("mediapipe")
 @pytest.mark.slow
 def test_interrupted_run_leaves_no_output(shared_data, tiny_weights, tmp_path):
     base, checkpoint = tiny_weights

@@ -21,9 +21,6 @@ import PIL.Image
 import torch
 from diffusers import DiffusionPipeline
 from diffusers.image_processor import VaeImageProcessor
-from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
-    _resize_with_antialiasing,
-)
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
@@ -155,7 +152,7 @@ class MimicMotionPipeline(DiffusionPipeline):
         """CLIP image embedding (1, 1, D), preprocessed like the released code (no crop)."""
         size = self.image_encoder.config.image_size
         # Resized in [-1, 1] with SVD's antialiasing filter, then back to [0, 1] and normalised.
-        resized = (_resize_with_antialiasing(image * 2.0 - 1.0, (size, size)) + 1.0) / 2.0
+        resized = (_svd_resize()(image * 2.0 - 1.0, (size, size)) + 1.0) / 2.0
         mean = torch.tensor(self.feature_extractor.image_mean).view(1, 3, 1, 1)
         std = torch.tensor(self.feature_extractor.image_std).view(1, 3, 1, 1)
         pixels = ((resized - mean) / std).to(device=device, dtype=self.image_encoder.dtype)
@@ -318,6 +315,27 @@ class MimicMotionPipeline(DiffusionPipeline):
             frames = self.vae.decode(chunk, num_frames=chunk.shape[0]).sample
             yield (frames.float().cpu() / 2.0 + 0.5).clamp(0.0, 1.0)
         self.maybe_free_model_hooks()
+
+
+def _svd_resize():
+    """diffusers' antialiased resize of SVD's image-encoder input (the released preprocessing).
+
+    Its module imports `transformers.CLIPImageProcessor` by name, and without torchvision transformers
+    answers that import with a notice that it falls back to `CLIPImageProcessorPil`. This pipeline never
+    uses that class (it reads the processor's constants from `CLIPImageProcessorPil` itself), so the
+    notice is kept quiet for this one import.
+    """
+    from transformers.utils import logging as transformers_logging
+
+    level = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
+            _resize_with_antialiasing,
+        )
+    finally:
+        transformers_logging.set_verbosity(level)
+    return _resize_with_antialiasing
 
 
 def to_uint8(frames: torch.Tensor) -> torch.Tensor:

@@ -202,14 +202,20 @@ def test_interrupted_run_leaves_no_output(shared_data, tiny_weights, tmp_path):
     env = {**os.environ, "MIMICMOTION_CACHE": str(tmp_path / "cache")}
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
-    while not list(tmp_path.glob(".interrupted*")) and process.poll() is None and time.time() < deadline:
+    while (
+        not list(tmp_path.glob(".interrupted.*.partial.mp4"))
+        and process.poll() is None
+        and time.time() < deadline
+    ):
         time.sleep(0.02)  # wait until the video is being written
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130
     assert "Traceback" not in stderr
-    assert not out.exists() and not list(tmp_path.glob("*interrupted*"))
+    assert not out.exists() and not list(tmp_path.glob("*.partial.mp4"))
+    # what was sampled stays resumable (`--resume`); nothing else is left
+    assert [p.name for p in tmp_path.glob("*interrupted*")] == [".interrupted.mp4.resume"]
 
 
 def run_error(args, capsys):
@@ -357,3 +363,47 @@ def test_download_offline_names_the_files_and_both_remedies(monkeypatch, capsys)
     assert code == 2 and len(err.splitlines()) == 1
     assert "someone/not-cached-svd" in err and "vae/diffusion_pytorch_model.fp16.safetensors" in err
     assert "mimicmotion download" in err and "--base-model FOLDER" in err
+
+
+@pytest.mark.usefixtures("mediapipe")
+def test_a_killed_run_resumes_to_the_frames_of_an_uninterrupted_one(shared_data, tiny_weights, tmp_path):
+    from mimicmotion.resume import state_path
+
+    base, checkpoint = tiny_weights
+    env = {**os.environ, "MIMICMOTION_CACHE": str(tmp_path / "cache")}
+
+    def command(out, *more):
+        return [sys.executable, "-m", "mimicmotion", "animate", "--ref", str(shared_data / "ref_demo1.jpg"),
+                "--driving", str(shared_data / "dance_576x1024_19f.gif"), "--max-frames", "10",
+                "--out", str(out), "--base-model", str(base), "--checkpoint", str(checkpoint),
+                "--pose-backend", "mediapipe", *FAST, "--steps", "12", *more]  # fmt: skip
+
+    whole = subprocess.run(
+        command(tmp_path / "whole.mp4"), env=env, capture_output=True, text=True, check=False
+    )
+    assert whole.returncode == 0, whole.stderr
+
+    out = tmp_path / "killed.mp4"
+    process = subprocess.Popen(command(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, step = time.time() + 300, -1
+    while step < 3 and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+        if state_path(out).is_file():
+            step = torch.load(state_path(out), weights_only=True)["step"]
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.send_signal(signal.SIGKILL)  # no chance to clean up
+    process.wait(timeout=60)
+    assert step < 11 and state_path(out).is_file() and not out.exists()
+
+    resumed = subprocess.run(command(out, "--resume"), env=env, capture_output=True, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert all(np.array_equal(a, b) for a, b in zip(read_video(out)[0], read_video(tmp_path / "whole.mp4")[0],
+                                                    strict=True))  # fmt: skip
+    # the state is gone with the finished video, and nothing hidden is left
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_resume_needs_a_saved_state(good, capsys):
+    options = [x for pair in good.items() for x in pair]
+    code, err = run_error(["animate", *options, "--resume", *FAST], capsys)
+    assert code == 2 and "--resume: no saved state" in err

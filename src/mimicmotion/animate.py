@@ -27,6 +27,7 @@ from mimicmotion.pose.build import pose_detector
 from mimicmotion.pose.reference import check_resolution
 from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
+from mimicmotion.resume import StateWriter, load_state, run_key, state_path
 from mimicmotion.video import check_writable, iter_frames, probe_video, read_image
 from mimicmotion.windows import FUSIONS, plan_windows, save_window_layout, window_layout_path
 
@@ -48,6 +49,8 @@ def check_output(s: AnimateSettings) -> None:
     if Path(s.out).suffix.lower() != ".mp4":
         raise MimicMotionError(f"the output must be an .mp4 file, got {s.out}")
     check_writable(s.out)
+    if s.resume and not state_path(s.out).is_file():
+        raise MimicMotionError(f"--resume: no saved state for {s.out} (expected {state_path(s.out)})")
 
 
 def check_inputs(settings: AnimateSettings) -> None:
@@ -173,8 +176,15 @@ def animate(
         if dry_run or (proceed is not None and not proceed(estimate)):
             return None
         inputs = pose_inputs(s, image, backend=detector)
+    key = run_key(s, inputs.reference, inputs.poses.points(), pipe.unet.dtype, pipe.execution_device)
+    resume_from = None
+    if s.resume:
+        resume_from = load_state(s.out, key)
+        _remove_partial_outputs(Path(s.out))
+        log.info("resuming after step %d of %d", resume_from.step + 1, s.steps)
+    state = StateWriter(s.out, key)
     with inputs.pose_frames:
-        result = sample(pipe, inputs, s)
+        result = sample(pipe, inputs, s, resume_from, on_step=state)
         count = len(inputs.poses) - 1
         beside = inputs if s.side_by_side else None
         write_video(
@@ -192,8 +202,15 @@ def animate(
         len(inputs.poses),
         extra={"tile_size": s.tile_size, "tile_overlap": s.tile_overlap, "fusion": s.fusion, "seed": s.seed},
     )
+    state.remove()
     log.info("wrote %s", s.out)
     return Path(s.out)
+
+
+def _remove_partial_outputs(out: Path) -> None:
+    """The hidden files an interrupted run was writing (`video.atomic_output`): never outputs."""
+    for leftover in out.parent.glob(f".{out.stem}.*.partial{out.suffix}"):
+        leftover.unlink(missing_ok=True)
 
 
 def load_pipeline(s: AnimateSettings):

@@ -162,6 +162,9 @@ class AnimateSettings(PoseSettings):
     )
     offload: bool = option(False, "keep idle model parts on the CPU (CUDA only; less GPU memory, slower)")
     side_by_side: bool = option(False, "write reference | pose | result side by side")
+    resume: bool = option(
+        False, "continue the interrupted run that was writing --out, from the state it saved beside it"
+    )
 
     def replace(self, **changes: Any) -> AnimateSettings:
         return dataclasses.replace(self, **changes)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from mimicmotion.config import AnimateSettings
 from mimicmotion.pipeline import MimicMotionPipeline, MimicMotionPipelineOutput, PoseFrameSource, to_uint8
 from mimicmotion.pose import PoseBackend, PoseSequence, build_pose_frames
 from mimicmotion.pose.extract import sampled_frame_count
+from mimicmotion.resume import SavedState
 from mimicmotion.video import probe_video, video_writer
 
 log = logging.getLogger("mimicmotion")
@@ -85,8 +86,15 @@ def driving_frame_count(s: AnimateSettings) -> int:
     return sampled_frame_count(probe_video(s.driving), s.stride, s.max_frames)
 
 
-def sample(pipe: MimicMotionPipeline, inputs: PoseInputs, s: AnimateSettings) -> MimicMotionPipelineOutput:
-    """The latents of the video (output_type "latent") and its windows, for settings `s`."""
+def sample(
+    pipe: MimicMotionPipeline,
+    inputs: PoseInputs,
+    s: AnimateSettings,
+    resume_from: SavedState | None = None,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+) -> MimicMotionPipelineOutput:
+    """The latents of the video (output_type "latent") and its windows, for settings `s`; continuing
+    from `resume_from` when given; `on_step(index, latents)` after each step (`mimicmotion.resume`)."""
     # The generator lives on the execution device, as the released code made it: a seed then gives the
     # released random numbers on a GPU too.
     generator = torch.Generator(device=pipe.execution_device).manual_seed(s.seed)
@@ -103,6 +111,9 @@ def sample(pipe: MimicMotionPipeline, inputs: PoseInputs, s: AnimateSettings) ->
         noise_aug_strength=s.noise_aug,
         generator=generator,
         output_type="latent",
+        latents=None if resume_from is None else resume_from.latents,
+        start_step=0 if resume_from is None else resume_from.step + 1,
+        on_step=on_step,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -195,6 +195,9 @@ class MimicMotionPipeline(DiffusionPipeline):
         generator: torch.Generator | None = None,
         output_type: str = "pt",
         decode_chunk_size: int = DECODE_CHUNK_SIZE,
+        latents: torch.Tensor | None = None,
+        start_step: int = 0,
+        on_step: Callable[[int, torch.Tensor], None] | None = None,
     ) -> MimicMotionPipelineOutput:
         """Generate F frames following `pose_frames` (F, 3, H, W) in [-1, 1].
 
@@ -202,6 +205,9 @@ class MimicMotionPipeline(DiffusionPipeline):
         stands for the reference and is normally dropped when writing the video. `image` is the
         reference at H x W (PIL, uint8 array, or float tensor in [0, 1]). `fps` is the
         conditioning value (the released code passes 7 whatever the output frame rate).
+
+        To continue an interrupted run: `latents` as they were after step `start_step - 1` (given by
+        `on_step(index, latents)`, called after each step) and the same settings and generator seed.
         """
         num_frames, height, width = self._check_inputs(pose_frames, output_type, fusion)
         device = self._execution_device
@@ -226,7 +232,10 @@ class MimicMotionPipeline(DiffusionPipeline):
 
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         self.scheduler.timesteps = self.scheduler.timesteps.to(default_dtype)
-        latents = self._initial_latents(num_frames, tile_size, height, width, dtype, device, generator)
+        if latents is None:
+            latents = self._initial_latents(num_frames, tile_size, height, width, dtype, device, generator)
+        else:
+            latents = latents.to(device=device, dtype=dtype)
 
         def denoiser(model_input: torch.Tensor, t: torch.Tensor, frames: list[int]) -> torch.Tensor:
             pose_features = self._pose_features(pose_frames, frames, device, default_dtype)
@@ -245,7 +254,18 @@ class MimicMotionPipeline(DiffusionPipeline):
         if guided:
             guidance = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames, dtype=default_dtype)
         with self.progress_bar(total=len(self.scheduler.timesteps) * len(windows)) as progress:
-            latents = denoise(latents, self.scheduler, windows, weights, denoiser, guidance, progress.update)
+            progress.update(start_step * len(windows))
+            latents = denoise(
+                latents,
+                self.scheduler,
+                windows,
+                weights,
+                denoiser,
+                guidance,
+                progress.update,
+                start_step,
+                on_step,
+            )
         self.maybe_free_model_hooks()
 
         if output_type == "latent":

@@ -29,13 +29,20 @@ def denoise(
     denoiser: Denoiser,
     guidance: torch.Tensor | None,
     on_window: Callable[[], None] | None = None,
+    start: int = 0,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
-    """Run all of `scheduler.timesteps` (set by the caller) from `latents` (batch, F, C, h, w).
+    """Run `scheduler.timesteps` (set by the caller) from `latents` (batch, F, C, h, w).
 
-    `guidance` holds one scale per frame (F,), or None for a single conditional pass.
+    `guidance` holds one scale per frame (F,), or None for a single conditional pass. `start`: the
+    index of the first timestep to run (the steps before it were run earlier and gave `latents`; the
+    Euler step draws no random numbers, so continuing gives what one run would have given).
+    `on_step(index, latents)` is called after each step.
     """
     batch = latents.shape[0]
-    for t in scheduler.timesteps:
+    for index, t in enumerate(scheduler.timesteps):
+        if index < start:
+            continue
         model_input = scheduler.scale_model_input(latents, t)
         predictions = 1 if guidance is None else 2
         like = model_input.new_zeros((predictions * batch, *latents.shape[1:]))
@@ -52,4 +59,6 @@ def denoise(
             scale = guidance.to(device=cond.device, dtype=cond.dtype).view(1, -1, 1, 1, 1)
             prediction = uncond + scale * (cond - uncond)
         latents = scheduler.step(prediction, t, latents).prev_sample
+        if on_step is not None:
+            on_step(index, latents)
     return latents

@@ -1,4 +1,5 @@
 import math
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -136,8 +137,10 @@ def test_pose_frames_live_in_one_file_read_without_mmap_and_deleted_on_close(tmp
     seq = standing_sequence(4)
     frames = render_pose_frames(seq, 64, 32, directory=tmp_path)
     path = frames.path
-    assert path.parent == tmp_path and path.stat().st_size == 4 * 64 * 32 * 3
-    frames[[0, 1, 2, 3]]
+    assert path.parent == tmp_path
+    if os.name == "posix":  # unlinked once open: a killed process leaves nothing behind
+        assert not path.exists() and list(tmp_path.iterdir()) == []
+    assert frames[[0, 1, 2, 3]].shape == (4, 3, 64, 32)
     maps = Path("/proc/self/maps")
     if maps.exists():
         assert str(path) not in maps.read_text()

@@ -29,7 +29,8 @@ POSE_VIDEO_PRESET = "ultrafast"
 
 
 class PoseFrames:
-    """F pose pictures of H x W stored in a temporary file; deleted by `close()` (or when collected)."""
+    """F pose pictures of H x W stored in a temporary file; deleted by `close()` (or when collected), and
+    on POSIX systems unlinked as soon as it is opened."""
 
     def __init__(self, path: str | os.PathLike, count: int, height: int, width: int) -> None:
         self.path = Path(path)
@@ -39,6 +40,10 @@ class PoseFrames:
         if self.path.stat().st_size != expected:
             raise ValueError(f"{self.path} holds {self.path.stat().st_size} bytes, expected {expected}")
         self._fd: int | None = os.open(self.path, os.O_RDONLY)
+        if (
+            os.name == "posix"
+        ):  # the open descriptor keeps the data: nothing is left even if the process is killed
+            os.unlink(self.path)
         # delete the file even if close() is never called (garbage collection or interpreter exit)
         self._finalizer = weakref.finalize(self, _remove, self._fd, str(self.path))
 

@@ -49,6 +49,12 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     from accelerate.utils import DistributedType, ProjectConfiguration, set_seed
 
     config.validate()
+    # The data first: a missing or unusable folder is reported before anything is set up.
+    videos = load_prepared(config.data, min_video_frames(config.num_frames, config.min_frame_interval))
+    if config.validate_every:  # validation detects the reference's pose: its detector must be at hand
+        from mimicmotion.pose import choose_backend
+
+        choose_backend(videos[0].pose_backend)
     # Launched as several processes (accelerate launch / torchrun) on a machine without CUDA: train on the
     # CPUs with gloo rather than as independent single-process copies writing to the same run folder.
     cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
@@ -75,11 +81,6 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     set_seed(config.seed)  # the fresh PoseNet's initialisation
     device = accelerator.device
 
-    videos = load_prepared(config.data, min_video_frames(config.num_frames, config.min_frame_interval))
-    if config.validate_every:  # validation detects the reference's pose: its detector must be at hand
-        from mimicmotion.pose import choose_backend
-
-        choose_backend(videos[0].pose_backend)
 
     # The model: SVD (or a MimicMotion checkpoint) + PoseNet trained, VAE and CLIP frozen.
     pipe = _load_pipeline(config)

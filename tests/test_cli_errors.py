@@ -37,6 +37,19 @@ def sound_only(d: Path) -> str:
     return str(path)
 
 
+def too_wide(d: Path) -> str:
+    """A video 8200 pixels wide (and 16 high: cheap to write), wider than any camera records."""
+    path = d / "wide.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 8200, 16, "yuv420p"
+        container.mux(
+            stream.encode(av.VideoFrame.from_ndarray(np.zeros((16, 8200, 3), np.uint8), format="rgb24"))
+        )
+        container.mux(stream.encode(None))
+    return str(path)
+
+
 def small_photo(d: Path) -> str:
     Image.fromarray(np.full((64, 48, 3), 128, np.uint8)).save(d / "small.png")
     return str(d / "small.png")
@@ -79,6 +92,11 @@ CASES = {
         ],
         "must be a .mp4 file",
         False,
+    ),
+    "pose: absurd frame size": (
+        lambda d, s: ["pose", "--driving", too_wide(d), "--out", str(d / "p.npz")],
+        "more than 8192 pixels on a side",
+        True,
     ),
     "pose: stride": (
         lambda d, s: ["pose", "--driving", str(s / GIF), "--out", str(d / "p.npz"), "--stride", "0"],

@@ -31,6 +31,7 @@ from mimicmotion.errors import MimicMotionError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 FOLDER_FPS = 24.0  # an image folder carries no frame rate; it is read as 24 fps footage
+MAX_VIDEO_SIDE = 8192  # 8K footage is 7680 x 4320; a larger frame is a broken or hostile file
 
 
 class NoFramesError(MimicMotionError):
@@ -126,6 +127,11 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
             num_frames = sum(1 for packet in container.demux(stream) if packet.size)
     if num_frames == 0 or width == 0 or height == 0:
         raise MimicMotionError(f"video has no frames: {path}")
+    if max(width, height) > MAX_VIDEO_SIDE:
+        raise MimicMotionError(
+            f"video {path} is {width}x{height}: more than {MAX_VIDEO_SIDE} pixels on a side is more than any "
+            "camera records (scale it down first, e.g. to 1080p)"
+        )
     return VideoInfo(path, width, height, fps, num_frames)
 
 

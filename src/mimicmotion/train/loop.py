@@ -81,7 +81,6 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     set_seed(config.seed)  # the fresh PoseNet's initialisation
     device = accelerator.device
 
-
     # The model: SVD (or a MimicMotion checkpoint) + PoseNet trained, VAE and CLIP frozen.
     pipe = _load_pipeline(config)
     _check_frame_size(pipe, config)

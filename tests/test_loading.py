@@ -3,6 +3,7 @@
 import pickle
 import shutil
 import socket
+import warnings
 from types import SimpleNamespace
 
 import pytest
@@ -113,8 +114,13 @@ def test_pickled_objects_are_never_unpickled(tmp_path, capsys):
     path = tmp_path / "evil.pth"
     with open(path, "wb") as f:
         pickle.dump({"unet.x": Payload()}, f)
-    with pytest.raises(MimicMotionError, match="never unpickled") as refused:
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        pytest.raises(MimicMotionError, match="never unpickled") as refused,
+    ):
+        warnings.simplefilter("always")
         read_state_dict(path)
+    assert caught == []  # no library warning besides our message
     assert "must never run" not in capsys.readouterr().out
     # one line, and no advice to turn safe loading off
     assert "\n" not in str(refused.value) and "weights_only" not in str(refused.value)

@@ -16,6 +16,7 @@ import pickle
 import shutil
 import socket
 import urllib.parse
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -302,7 +303,11 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         else:
             # Memory-map files in the zip format (every torch.save since 1.6); older ones cannot be.
             mmap = zipfile.is_zipfile(path)
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            with warnings.catch_warnings():
+                # torch's note on a legacy file's pickle protocol says nothing to a user: the file is
+                # read, or refused below with our own message
+                warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+                state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError:  # torch's safe loader met an object that is not a tensor
         raise MimicMotionError(
             f"{path} holds Python objects besides tensors, which are never unpickled (loading them could "

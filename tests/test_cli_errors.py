@@ -50,6 +50,11 @@ def too_wide(d: Path) -> str:
     return str(path)
 
 
+def pose_on_gif(d: Path, s: Path, *more: str) -> list[str]:
+    """`mimicmotion pose` on the shared GIF into the scratch folder, with `more` options."""
+    return ["pose", "--driving", str(s / GIF), "--out", str(d / "p.npz"), *more]
+
+
 def small_photo(d: Path) -> str:
     Image.fromarray(np.full((64, 48, 3), 128, np.uint8)).save(d / "small.png")
     return str(d / "small.png")
@@ -81,15 +86,7 @@ CASES = {
         False,
     ),
     "pose: render not .mp4": (
-        lambda d, s: [
-            "pose",
-            "--driving",
-            str(s / GIF),
-            "--out",
-            str(d / "p.npz"),
-            "--render",
-            str(d / "r.avi"),
-        ],
+        lambda d, s: pose_on_gif(d, s, "--render", str(d / "r.avi")),
         "must be a .mp4 file",
         False,
     ),
@@ -99,35 +96,27 @@ CASES = {
         True,
     ),
     "pose: stride": (
-        lambda d, s: ["pose", "--driving", str(s / GIF), "--out", str(d / "p.npz"), "--stride", "0"],
+        lambda d, s: pose_on_gif(d, s, "--stride", "0"),
         "--stride must be at least 1",
         False,
     ),
     "pose: stride not a number": (
-        lambda d, s: ["pose", "--driving", str(s / GIF), "--out", str(d / "p.npz"), "--stride", "two"],
+        lambda d, s: pose_on_gif(d, s, "--stride", "two"),
         "--stride must be an integer",
         False,
     ),
     "pose: resolution": (
-        lambda d, s: ["pose", "--driving", str(s / GIF), "--out", str(d / "p.npz"), "--resolution", "100"],
+        lambda d, s: pose_on_gif(d, s, "--resolution", "100"),
         "multiple of 64",
         False,
     ),
     "pose: max frames": (
-        lambda d, s: ["pose", "--driving", str(s / GIF), "--out", str(d / "p.npz"), "--max-frames", "0"],
+        lambda d, s: pose_on_gif(d, s, "--max-frames", "0"),
         "--max-frames must be at least 1",
         False,
     ),
     "pose: missing reference": (
-        lambda d, s: [
-            "pose",
-            "--driving",
-            str(s / GIF),
-            "--ref",
-            str(d / "no.jpg"),
-            "--out",
-            str(d / "p.npz"),
-        ],
+        lambda d, s: pose_on_gif(d, s, "--ref", str(d / "no.jpg")),
         "image not found",
         True,
     ),
@@ -137,20 +126,12 @@ CASES = {
         False,
     ),
     "pose: style": (
-        lambda d, s: ["pose", "--driving", str(s / GIF), "--out", str(d / "p.npz"), "--pose-style", "neon"],
+        lambda d, s: pose_on_gif(d, s, "--pose-style", "neon"),
         "--pose-style must be one of",
         False,
     ),
     "pose: backend": (
-        lambda d, s: [
-            "pose",
-            "--driving",
-            str(s / GIF),
-            "--out",
-            str(d / "p.npz"),
-            "--pose-backend",
-            "openpose",
-        ],
+        lambda d, s: pose_on_gif(d, s, "--pose-backend", "openpose"),
         "--pose-backend must be one of",
         False,
     ),
@@ -265,7 +246,7 @@ CASES = {
     # the command line itself
     "unknown command": (lambda d, s: ["dance"], "invalid choice: 'dance'", False),
     "unknown option": (
-        lambda d, s: ["pose", "--driving", str(s / GIF), "--out", str(d / "p.npz"), "--speed", "2"],
+        lambda d, s: pose_on_gif(d, s, "--speed", "2"),
         "unrecognized arguments: --speed",
         False,
     ),

@@ -29,7 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from mimicmotion.pose.hand_rescue import ARM_FROM_POSE, HandRescue
-from mimicmotion.pose.mediapipe_backend import MediaPipeBackend, landmarks_to_points, rescue_hands
+from mimicmotion.pose.mediapipe_backend import (
+    MediaPipeBackend,
+    landmarks_to_points,
+    pose_landmarks,
+    rescue_hands,
+)
 from mimicmotion.pose.quiet import native_logs_silenced
 from mimicmotion.pose.types import LEFT_HAND, RIGHT_HAND
 from mimicmotion.video import iter_frames, probe_video
@@ -62,7 +67,7 @@ def measure(path: Path, max_frames: int | None) -> dict:
             start = time.perf_counter()
             rescue_hands(rescue, frame, results, points)
             rescue_seconds += time.perf_counter() - start
-            pose = np.array([(p.x, p.y, p.visibility) for p in results.pose_landmarks.landmark])
+            pose = pose_landmarks(results)
             rows.append((pose, before, points, frame.shape[1] / frame.shape[0]))
         holistic.close()
         rescue.close()

@@ -180,13 +180,18 @@ class MediaPipeBackend(PoseBackend):
         return np.ascontiguousarray(frame)
 
 
+def pose_landmarks(results: Any) -> np.ndarray:
+    """Holistic's 33 pose landmarks (33, 3): normalised x, y and visibility."""
+    return np.array([(p.x, p.y, p.visibility) for p in results.pose_landmarks.landmark], np.float32)
+
+
 def landmarks_to_points(results: Any) -> np.ndarray | None:
     """Holistic results -> (128, 3) points in the PoseSequence layout, or None without a person."""
     if results.pose_landmarks is None:
         return None
     points = np.zeros((ALL_POINTS, 3), np.float32)
     points[:, :2] = MISSING
-    pose = np.array([(p.x, p.y, p.visibility) for p in results.pose_landmarks.landmark], np.float32)
+    pose = pose_landmarks(results)
     body = points[BODY]
     for target, source in enumerate(BODY_FROM_MEDIAPIPE):
         if source is not None:
@@ -219,7 +224,7 @@ def landmarks_to_points(results: Any) -> np.ndarray | None:
 def rescue_hands(rescue: HandRescue, frame: np.ndarray, results: Any, points: np.ndarray) -> None:
     """Give each hand Holistic missed its second chance; a hand found is written into `points` with the
     confidence of a found hand times the hand model's probability that it is this hand."""
-    pose = np.array([(p.x, p.y, p.visibility) for p in results.pose_landmarks.landmark], np.float32)
+    pose = pose_landmarks(results)
     for side, part, on_part in (
         ("left", LEFT_HAND, LEFT_HAND_FROM_POSE),
         ("right", RIGHT_HAND, RIGHT_HAND_FROM_POSE),

@@ -403,6 +403,28 @@ def test_a_killed_run_resumes_to_the_frames_of_an_uninterrupted_one(shared_data,
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+@pytest.mark.usefixtures("mediapipe")
+@pytest.mark.parametrize(
+    ("saved", "phrase"),
+    [
+        ({"step": 0, "latents": torch.zeros(1), "key": "another run"}, "belongs to other inputs or settings"),
+        (b"not a saved state", "cannot read the saved state"),
+    ],
+)
+def test_resume_refuses_a_state_of_another_run_or_a_damaged_one(good, saved, phrase, capsys):
+    from mimicmotion.resume import state_path
+
+    state = state_path(good["--out"])
+    if isinstance(saved, bytes):
+        state.write_bytes(saved)
+    else:
+        torch.save(saved, state)
+    options = [x for pair in good.items() for x in pair]
+    code, err = run_error(["animate", *options, "--resume", *FAST], capsys)
+    assert code == 2 and phrase in err and len(err.splitlines()) == 1
+    assert not Path(good["--out"]).exists() and state.is_file()  # the state is left as it was
+
+
 def test_resume_needs_a_saved_state(good, capsys):
     options = [x for pair in good.items() for x in pair]
     code, err = run_error(["animate", *options, "--resume", *FAST], capsys)

@@ -68,8 +68,11 @@ def load_state(out: str | os.PathLike, key: str) -> SavedState:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         step, latents, saved_key = int(saved["step"]), saved["latents"], str(saved["key"])
-    except Exception as error:  # a foreign or damaged file: one line, never a traceback
-        raise MimicMotionError(f"--resume: cannot read the saved state {path}: {error}") from None
+    except Exception:  # a foreign or damaged file; torch's own message runs to several lines
+        raise MimicMotionError(
+            f"--resume: cannot read the saved state {path}: it is damaged or was not written by mimicmotion; "
+            "run without --resume to start again"
+        ) from None
     if saved_key != key:
         raise MimicMotionError(
             f"--resume: the state saved in {path} belongs to other inputs or settings (reference, poses, "

@@ -20,7 +20,7 @@ FAST = ["--resolution", "128", "--steps", "1", "--tile-size", "8", "--tile-overl
 
 def plan(**changes):
     values = dict(device="cpu", dtype="fp32", frames=19, height=64, width=32, windows=3, window_frames=8,
-                  steps=10, guided=True, latent_frame_bytes=1000)  # fmt: skip
+                  steps=10, guided_steps=10, latent_frame_bytes=1000)  # fmt: skip
     return RunPlan(**{**values, **changes})
 
 
@@ -35,7 +35,7 @@ def test_extrapolation_of_a_measured_window():
     assert guided.seconds == pytest.approx(15 + 120 + 10)
     # the whole video's latents: latents, scaled input, and a running sum and its zeros per prediction
     assert guided.peak_bytes == 10**9 + 6 * 20 * 1000
-    unguided = extrapolate(plan(guided=False), MEASURED)
+    unguided = extrapolate(plan(guided_steps=0), MEASURED)
     assert unguided.seconds == pytest.approx(15 + 60 + 10)
     assert unguided.peak_bytes == 10**9 + 4 * 20 * 1000
 
@@ -54,7 +54,7 @@ def test_a_long_cpu_run_says_how_to_go_faster():
     slow = Measurement(0.0, 60.0, 10.0, 8, 10**10, "RAM")
     advice = extrapolate(plan(), slow).advice()
     assert "about 1 h 0 min" not in advice and "about 1 h" in advice  # 60 passes of a minute
-    for hint in ("--device cuda", "--steps (now 10)", "--max-frames N, now 19", "--resolution (now 32)"):
+    for hint in ("--device cuda", "--steps, now 10", "--max-frames N, now 19", "--resolution (now 32)"):
         assert hint in advice
     assert extrapolate(plan(device="cuda:0"), slow).advice() is None  # the advice is for the CPU
     assert extrapolate(plan(), MEASURED).advice() is None  # two minutes need no advice
@@ -81,9 +81,33 @@ def test_sizes_for_people(size, text):
 def test_the_plan_follows_the_settings(tiny_pipe):
     s = AnimateSettings(tile_size=8, tile_overlap=2, steps=3)
     p = run_plan(tiny_pipe, s, frames=12, size=(32, 48))
-    assert (p.windows, p.window_frames, p.steps, p.guided) == (2, 8, 3, True)  # 13 frames: [0..7], [0, 6..12]
+    # 13 frames: [0..7], [0, 6..12]
+    assert (p.windows, p.window_frames, p.steps, p.guided_steps) == (2, 8, 3, 3)
     assert (p.device, p.dtype, p.latent_frame_bytes) == ("cpu", "fp32", 4 * 4 * 6 * 4)
-    assert not run_plan(tiny_pipe, s.replace(min_guidance=1.0, max_guidance=1.0), 12, (32, 48)).guided
+    assert run_plan(tiny_pipe, s.replace(min_guidance=1.0, max_guidance=1.0), 12, (32, 48)).guided_steps == 0
+    assert run_plan(tiny_pipe, s.replace(sigmas=("ays",)), 12, (32, 48)).steps == 10  # one step per level
+
+
+def test_cfg_until_counts_the_unconditional_passes_it_saves(tiny_pipe):
+    # 4 steps at progress 0, 0.25, 0.5, 0.75: guidance on the first three with P = 0.5
+    s = AnimateSettings(tile_size=8, tile_overlap=2, steps=4, cfg_until=0.5)
+    p = run_plan(tiny_pipe, s, frames=12, size=(32, 48))
+    assert p.guided_steps == 3 and p.unet_passes == (4 + 3) * 2
+    assert "--cfg-until: 14 passes instead of 16" in extrapolate(p, MEASURED).line()
+    assert run_plan(tiny_pipe, s.replace(cfg_until=0.0), 12, (32, 48)).guided_steps == 1  # the first step
+
+
+@pytest.mark.parametrize(
+    "frames, overlap, decoded",
+    [
+        (19, 0, 20),
+        (7, 3, 8),
+        (19, 2, 24),
+        (20, 4, 21 + 4 * 4),
+    ],  # 20 frames, chunks at 0, 6, 12; 21: 0, 4, .., 16
+)
+def test_overlapping_decoding_chunks_decode_their_shared_frames_twice(frames, overlap, decoded):
+    assert plan(frames=frames, decode_overlap=overlap).decoded_frames == decoded
 
 
 def test_measuring_changes_nothing_the_sampler_computes(tiny_pipe):

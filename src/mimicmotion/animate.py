@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from mimicmotion.config import DTYPE_NAMES, AnimateSettings
+from mimicmotion.controls import DECODE_CHUNK_SIZE, check_controls, check_solver, parse_sigmas
 from mimicmotion.devices import MPS_FALLBACK, mps_fallback_enabled, mps_supports_bf16, mps_unavailable_reason
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.playback import fixed_fps, output_audio, output_fps
@@ -56,16 +57,22 @@ def check_output(s: AnimateSettings) -> None:
 def check_inputs(settings: AnimateSettings) -> None:
     """The checks of `check_settings` that do not concern the output file."""
     s = settings
-    if s.ref is None or s.driving is None or s.out is None:
+    if s.ref is None or s.motion is None or s.out is None:
         raise MimicMotionError(
-            "need a reference image (--ref), a driving video (--driving) and an output (--out)"
+            "need a reference image (--ref), a driving video (--driving) or poses (--poses), and an output "
+            "(--out)"
         )
     read_image(s.ref)
-    if Path(s.driving).suffix.lower() == ".npz":  # poses from `mimicmotion pose` or another tool
-        PoseSequence.load(s.driving)
-    else:
-        probe_video(s.driving)
-        next(iter_frames(s.driving, max_frames=1))  # the first frame must decode, not just the header
+    if s.poses is not None and Path(s.poses).suffix.lower() != ".npz":
+        raise MimicMotionError(f"--poses takes a pose .npz (mimicmotion pose --out), got {s.poses}")
+    for source in (s.motion, s.driving):
+        if source is None:
+            continue
+        if Path(source).suffix.lower() == ".npz":  # poses from `mimicmotion pose` or another tool
+            PoseSequence.load(source)
+        else:
+            probe_video(source)
+            next(iter_frames(source, max_frames=1))  # the first frame must decode, not just the header
     check_resolution(s.resolution)
     plan_windows(2 * s.tile_size + 1, s.tile_size, s.tile_overlap)  # validates size and overlap
     if s.fusion not in FUSIONS:
@@ -82,6 +89,14 @@ def check_inputs(settings: AnimateSettings) -> None:
             raise MimicMotionError(f"{name} must be a number >= 0, got {value}")
     if not math.isfinite(s.noise_aug) or s.noise_aug < 0:
         raise MimicMotionError(f"noise-aug must be a number >= 0, got {s.noise_aug}")
+    check_controls(s.pose_strength, s.ref_strength, s.pose_interval, s.cfg_until, s.init_noise)
+    check_solver(s.scheduler)
+    parse_sigmas(s.sigmas)
+    if not 0 <= s.decode_overlap < DECODE_CHUNK_SIZE:
+        raise MimicMotionError(
+            f"decode-overlap must be at least 0 and below the decoding chunk of {DECODE_CHUNK_SIZE} frames, "
+            f"got {s.decode_overlap}"
+        )
     if s.pose_backend not in BACKENDS:
         raise MimicMotionError(
             f"unknown pose backend {s.pose_backend!r}; choose one of {', '.join(BACKENDS)}"
@@ -181,7 +196,7 @@ def animate(
     if s.resume:
         resume_from = load_state(s.out, key)
         _remove_partial_outputs(Path(s.out))
-        log.info("resuming after step %d of %d", resume_from.step + 1, s.steps)
+        log.info("resuming after step %d of %d", resume_from.step + 1, s.step_count)
     state = StateWriter(s.out, key)
     with inputs.pose_frames:
         result = sample(pipe, inputs, s, resume_from, on_step=state)
@@ -189,7 +204,7 @@ def animate(
         beside = inputs if s.side_by_side else None
         write_video(
             s.out,
-            video_frames(pipe, result.frames),
+            video_frames(pipe, result.frames, s.decode_overlap),
             count,
             output_fps(s),
             beside,

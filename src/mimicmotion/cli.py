@@ -31,6 +31,7 @@ COMMANDS = {
     "export": "write a run's weights as a MimicMotion checkpoint (.safetensors or .pth)",
     "evaluate": "compare generated videos with ground truth (FID-VID, FVD, SSIM, PSNR, temporal)",
     "plot": "Y-T slices and frame-difference strips of a video",
+    "compare": "generate with some animate options varied (same seed) and show the videos side by side",
     "compare-fusion": "generate with the official, progressive and average fusion and compare their "
     "smoothness",
     "env": "print versions, devices and cached weights, to paste into a bug report",

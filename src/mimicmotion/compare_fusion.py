@@ -1,9 +1,9 @@
 """The same generation with each fusion strategy and one seed, and their temporal figures.
 
 The paper's claim for progressive latent fusion is smoother transitions at window boundaries
-(Fig. 9). This runs `animate` once per strategy (the driving poses are extracted once and then
-taken from the pose cache) and measures each video: the mean difference of consecutive frames and
-the boundary flicker (mean difference where the covering windows change over the mean elsewhere).
+(Fig. 9). This is `mimicmotion compare` varying the fusion: one video per strategy, named by it, and each
+video's mean difference of consecutive frames and boundary flicker (mean difference where the covering
+windows change over the mean elsewhere).
 """
 
 from __future__ import annotations
@@ -13,58 +13,31 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mimicmotion.animate import animate
+from mimicmotion.compare import Variant, compare, measure, summary_table, write_report
 from mimicmotion.config import AnimateSettings
-from mimicmotion.eval.report import format_number, format_table, json_ready
-from mimicmotion.eval.temporal import TemporalSummary, frame_differences, temporal_summary
-from mimicmotion.video import atomic_output, iter_frames, make_folder
-from mimicmotion.windows import FUSIONS, load_window_layout, window_layout_path
+from mimicmotion.eval.temporal import TemporalSummary
+from mimicmotion.windows import FUSIONS
 
 
 def compare_fusion(
     settings: AnimateSettings, folder: Path, load: Callable[[AnimateSettings], Any] | None = None
 ) -> dict[str, TemporalSummary]:
     """Write `<folder>/<fusion>.mp4` for every fusion and return each video's temporal summary."""
-    make_folder(folder)
-    summaries = {}
-    for fusion in FUSIONS:
-        video = animate(
-            settings.replace(fusion=fusion, out=folder / f"{fusion}.mp4", side_by_side=False), load
-        )
-        summaries[fusion] = measure(video)
-    return summaries
+    variants = [Variant(fusion, {"fusion": fusion}) for fusion in FUSIONS]
+    videos = compare(settings, folder, variants, load, name=lambda variant: f"{variant.name}.mp4")
+    return {fusion: measure(video) for fusion, video in videos.items()}
 
 
-def measure(video: Path) -> TemporalSummary:
-    """Temporal summary of a generated video, with the boundaries of its saved window layout."""
-    differences = frame_differences(frame for _, frame in iter_frames(video))
-    layout = load_window_layout(window_layout_path(video))
-    return temporal_summary(differences, layout.boundary_transitions(len(differences) + 1))
+def fusion_table(summaries: dict[str, TemporalSummary]) -> str:
+    return summary_table(summaries, first="fusion")
 
 
-def summary_table(summaries: dict[str, TemporalSummary]) -> str:
-    header = ["fusion", "mean |frame diff|", "at boundaries", "inside windows", "boundary flicker"]
-    rows = [
-        [name]
-        + [
-            format_number(v, 3)
-            for v in (s.mean_difference, s.boundary_mean, s.interior_mean, s.boundary_flicker)
-        ]
-        for name, s in summaries.items()
-    ]
-    return format_table(header, rows)
-
-
-def write_report(path: Path, summaries: dict[str, TemporalSummary], settings: AnimateSettings) -> Path:
-    import json
-
+def write_fusion_report(path: Path, summaries: dict[str, TemporalSummary], settings: AnimateSettings) -> Path:
     document = {
         "seed": settings.seed,
         "tile_size": settings.tile_size,
         "tile_overlap": settings.tile_overlap,
         "steps": settings.steps,
-        "fusions": {name: json_ready(dataclasses.asdict(s)) for name, s in summaries.items()},
+        "fusions": {name: dataclasses.asdict(s) for name, s in summaries.items()},
     }
-    with atomic_output(path) as temp:
-        temp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-    return path
+    return write_report(path, document)

@@ -17,7 +17,8 @@ The released config looks like:
         fps: 15
         seed: 42
 
-Each test case becomes one `AnimateSettings`; options given on the command line override it.
+Each test case becomes one `AnimateSettings`; options given on the command line override it. The file and
+its cases may also set any `AnimateSettings` field by name (`scheduler: dpm++2m`).
 Relative paths in the file are taken relative to the current directory, as the released code did.
 """
 
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mimicmotion.controls import INIT_NOISES, NAMED_SIGMAS, SOLVERS, step_count
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose.backends import BACKENDS, DEFAULT_BACKEND
 from mimicmotion.pose.extract import DEFAULT_STRIDE
@@ -129,6 +131,13 @@ class AnimateSettings(PoseSettings):
     driving: Path | None = option(
         None, "driving video (mp4/mov/webm/mkv/gif), a folder of images, or a pose .npz", metavar="VIDEO"
     )
+    poses: Path | None = option(
+        None,
+        "keypoints to follow instead of detecting them: a pose .npz (`mimicmotion pose --out`, or any tool "
+        "that writes the format: docs/pose-format.md), retargeted and drawn as detected ones are; "
+        "--driving, if given too, then only gives the sound",
+        metavar="NPZ",
+    )
     out: Path | None = option(None, "output .mp4 (with --config: a folder, default outputs/)", metavar="OUT")
     base_model: str = base_model_option()
     checkpoint: str = checkpoint_option()
@@ -142,6 +151,46 @@ class AnimateSettings(PoseSettings):
     max_guidance: float = option(2.0, "guidance scale of the last frame", metavar="SCALE")
     noise_aug: float = option(0.0, "noise added to the reference before encoding", metavar="STRENGTH")
     seed: int = option(42, "random seed", metavar="N")
+    pose_strength: float = option(1.0, "scale of the pose features (0: no pose guidance)", metavar="S")
+    ref_strength: float = option(
+        1.0, "scale of the reference's image embedding and latent in the conditional pass", metavar="S"
+    )
+    pose_interval: tuple[float, ...] = option(
+        (0.0, 1.0),
+        "A,B: the pose applies only at steps whose progress (step index / steps) lies in [A, B]",
+        metavar="A,B",
+    )
+    cfg_until: float = option(
+        1.0,
+        "guidance only at steps whose progress (step index / steps) is at most P; later steps skip the "
+        "unconditional pass (fewer unet passes)",
+        metavar="P",
+    )
+    scheduler: str = option(
+        "euler",
+        "ODE solver: euler (released) or dpm++2m (second order, same cost per step)",
+        choices=SOLVERS,
+        metavar="NAME",
+    )
+    sigmas: tuple[str, ...] | None = option(
+        None,
+        "each step's noise level, decreasing (the last step ends at 0), instead of --steps steps of the "
+        f"Karras schedule; or a published schedule by name: {', '.join(NAMED_SIGMAS)} (Align Your Steps, "
+        "10 steps for SVD)",
+        metavar="S1,S2,...",
+    )
+    init_noise: str = option(
+        "tiled",
+        "initial noise: tiled (released: one window of noise repeated along time) or independent (the "
+        "paper's: drawn for every frame)",
+        choices=INIT_NOISES,
+        metavar="KIND",
+    )
+    decode_overlap: int = option(
+        0,
+        "frames shared by consecutive decoding chunks of 8, blended linearly (0: the released chunking)",
+        metavar="K",
+    )
     fps: str = option(
         "auto",
         "frame rate of the output; auto: the driving video's, divided by the frames skipped, so the output "
@@ -169,6 +218,16 @@ class AnimateSettings(PoseSettings):
     def replace(self, **changes: Any) -> AnimateSettings:
         return dataclasses.replace(self, **changes)
 
+    @property
+    def motion(self) -> Path | None:
+        """Where the poses come from: the pose file of --poses, else --driving."""
+        return self.poses if self.poses is not None else self.driving
+
+    @property
+    def step_count(self) -> int:
+        """The steps the sampler takes: one per level of --sigmas when given, else --steps."""
+        return step_count(self.steps, self.sigmas)
+
 
 # released key -> the AnimateSettings fields it sets
 RELEASED_CASE_KEYS = {
@@ -188,22 +247,29 @@ RELEASED_COMMON_KEYS = {"base_model_path": ("base_model",), "ckpt_path": ("check
 
 
 def read_released_config(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The test cases of a released-format YAML file, as dicts of `AnimateSettings` fields."""
+    """The test cases of a released-format YAML file, as dicts of `AnimateSettings` fields.
+
+    Besides the released keys, the file and each case may set any `AnimateSettings` field by its own name
+    (`pose_strength: 0.8`, `scheduler: dpm++2m`, ...); a case's value wins over the file's.
+    """
     document = read_yaml(path)
-    check_keys(document, [*RELEASED_COMMON_KEYS, "test_case"], str(path))
+    ours = [f.name for f in dataclasses.fields(AnimateSettings)]
+    check_keys(document, [*RELEASED_COMMON_KEYS, "test_case", *ours], str(path))
     cases = document.pop("test_case", None)
     if not isinstance(cases, list) or not cases:
         raise MimicMotionError(f"{path} has no test_case list (the released config format)")
-    common = _released_values(document, RELEASED_COMMON_KEYS, str(path))
+    common = _case_values(document, RELEASED_COMMON_KEYS, str(path))
     return [
-        {**common, **_released_values(case, RELEASED_CASE_KEYS, f"{path}: test case {number}")}
+        {**common, **_case_values(case, RELEASED_CASE_KEYS, f"{path}: test case {number}")}
         for number, case in enumerate(cases, start=1)
     ]
 
 
-def _released_values(values: Any, keys: dict[str, tuple[str, ...]], source: str) -> dict[str, Any]:
+def _case_values(values: Any, released: dict[str, tuple[str, ...]], source: str) -> dict[str, Any]:
+    """The settings a mapping of released keys and field names gives."""
     if not isinstance(values, dict):
         raise MimicMotionError(f"{source} is not a mapping")
+    keys = {**{f.name: (f.name,) for f in dataclasses.fields(AnimateSettings)}, **released}
     check_keys(values, keys, source)
     return {
         name: convert(AnimateSettings, name, value, f"{source}: {key}")

@@ -22,6 +22,7 @@ from mimicmotion.animate import DTYPES
 from mimicmotion.config import AnimateSettings
 from mimicmotion.models.conditioning import added_time_ids, conditioned_prediction
 from mimicmotion.pipeline import DECODE_CHUNK_SIZE
+from mimicmotion.sampling import guided_steps
 from mimicmotion.units import counted, format_duration, format_size
 from mimicmotion.windows import plan_windows
 
@@ -44,12 +45,34 @@ class RunPlan:
     windows: int
     window_frames: int  # frames per window, the reference frame included
     steps: int
-    guided: bool  # guidance: two unet passes per window and step (unconditional, conditional), else one
+    # Steps with guidance: two unet passes per window (unconditional, conditional), else one. All steps,
+    # none (guidance off), or the first ones (--cfg-until).
+    guided_steps: int
     latent_frame_bytes: int  # one frame of latents in the unet's dtype
+    decode_overlap: int = 0  # frames decoded twice at each cut between decoding chunks
 
     @property
     def unet_passes(self) -> int:
-        return self.steps * self.windows * (2 if self.guided else 1)
+        return (self.steps + self.guided_steps) * self.windows
+
+    @property
+    def decoded_frames(self) -> int:
+        """Frames the VAE decodes: the reference frame 0 too (not written), and the overlaps twice."""
+        total = self.frames + 1
+        advance = DECODE_CHUNK_SIZE - self.decode_overlap
+        cuts = -(-max(0, total - DECODE_CHUNK_SIZE) // advance)
+        return total + cuts * self.decode_overlap
+
+    def passes_text(self) -> str:
+        if self.guided_steps == self.steps:
+            return "2 unet passes (guidance)"
+        if self.guided_steps == 0:
+            return "1 unet pass (no guidance)"
+        saved = (self.steps - self.guided_steps) * self.windows
+        return (
+            f"2 unet passes (guidance) on the first {self.guided_steps}, 1 on the others (--cfg-until: "
+            f"{self.unet_passes} passes instead of {self.unet_passes + saved})"
+        )
 
 
 @dataclass(frozen=True)
@@ -74,11 +97,10 @@ class Estimate:
     def line(self) -> str:
         """The plan and its cost in one line, labelled as the extrapolation it is."""
         p, m = self.plan, self.measured
-        passes = "2 unet passes (guidance)" if p.guided else "1 unet pass (no guidance)"
         return (
             f"plan: {p.device} {p.dtype}, {counted(p.frames, 'frame')} at {p.width}x{p.height}, "
             f"{counted(p.windows, 'window')} of {p.window_frames} frames, {counted(p.steps, 'step')} x "
-            f"{passes}: about {format_duration(self.seconds)} and "
+            f"{p.passes_text()}: about {format_duration(self.seconds)} and "
             f"{format_size(self.peak_bytes)} peak {m.memory} (extrapolated from one measured pass: "
             f"{format_duration(m.unet_seconds)} per unet pass, {format_duration(m.decode_seconds)} to decode "
             f"{m.decode_frames} frames)"
@@ -91,7 +113,8 @@ class Estimate:
             return None
         return (
             f"on the CPU this run takes about {format_duration(self.seconds)}; to go faster: a CUDA GPU "
-            f"(--device cuda), fewer --steps (now {p.steps}), fewer frames (--max-frames N, now {p.frames}), "
+            f"(--device cuda), fewer steps (--steps, now {p.steps}; or --scheduler dpm++2m), fewer frames "
+            f"(--max-frames N, now {p.frames}), "
             f"a lower --resolution (now {min(p.height, p.width)})"
         )
 
@@ -111,26 +134,28 @@ def run_plan(pipe: Any, s: AnimateSettings, frames: int, size: tuple[int, int]) 
         width=width,
         windows=len(windows),
         window_frames=len(windows[0]),
-        steps=s.steps,
-        guided=max(s.min_guidance, s.max_guidance) > 1.0,
+        steps=s.step_count,
+        guided_steps=guided_steps(s.step_count, s.cfg_until)
+        if max(s.min_guidance, s.max_guidance) > 1.0
+        else 0,
         latent_frame_bytes=latent_values * torch.finfo(dtype).bits // 8,
+        decode_overlap=s.decode_overlap,
     )
 
 
 def extrapolate(plan: RunPlan, measured: Measurement) -> Estimate:
     """The whole run's time and peak memory from one window's measurement."""
     window_steps = plan.steps * plan.windows
-    decoded = plan.frames + 1  # the reference frame 0 is decoded too (and not written)
     seconds = (
         window_steps * measured.pose_seconds
         + plan.unet_passes * measured.unet_seconds
-        + decoded / measured.decode_frames * measured.decode_seconds
+        + plan.decoded_frames / measured.decode_frames * measured.decode_seconds
     )
     # Besides one window's work (measured), a denoising step holds latent tensors of the whole video: the
     # latents, their scaled copy, and for each prediction (unconditional, conditional) the fusion's running
     # sum and the zeros it is shaped from (sampling.denoise, windows.fuse).
-    predictions = 2 if plan.guided else 1
-    whole_video = (2 + 2 * predictions) * decoded * plan.latent_frame_bytes
+    predictions = 2 if plan.guided_steps else 1
+    whole_video = (2 + 2 * predictions) * (plan.frames + 1) * plan.latent_frame_bytes
     return Estimate(plan, measured, seconds, measured.peak_bytes + whole_video)
 
 

@@ -27,7 +27,7 @@ from mimicmotion.config import AnimateSettings
 from mimicmotion.pipeline import MimicMotionPipeline, MimicMotionPipelineOutput, PoseFrameSource, to_uint8
 from mimicmotion.pose import PoseBackend, PoseSequence, build_pose_frames
 from mimicmotion.pose.extract import sampled_frame_count
-from mimicmotion.resume import SavedState
+from mimicmotion.sampling import SamplerState
 from mimicmotion.video import probe_video, video_writer
 
 log = logging.getLogger("mimicmotion")
@@ -57,7 +57,7 @@ def pose_inputs(
     """
     reference, pose_frames, poses = build_pose_frames(
         s.ref if reference_image is None else reference_image,
-        s.driving if driving is None else driving,
+        s.motion if driving is None else driving,
         resolution=s.resolution,
         backend=s.pose_backend if backend is None else backend,
         retarget=s.retarget,
@@ -72,7 +72,13 @@ def pose_inputs(
     )
     height, width = reference.shape[:2]
     log.info(
-        "%d driving frames at %dx%d, %d steps, fusion %s", len(poses) - 1, width, height, s.steps, s.fusion
+        "%d driving frames at %dx%d, %d steps (%s), fusion %s",
+        len(poses) - 1,
+        width,
+        height,
+        s.step_count,
+        s.scheduler,
+        s.fusion,
     )
     return PoseInputs(reference, pose_frames, poses)
 
@@ -80,21 +86,21 @@ def pose_inputs(
 def driving_frame_count(s: AnimateSettings) -> int:
     """How many frames `pose_inputs(s)` gives the video (the reference not counted), known before any
     frame is decoded or detected: from the video's header, or the pose file's length."""
-    if Path(s.driving).suffix.lower() == ".npz":
-        total = len(PoseSequence.load(s.driving))
+    if Path(s.motion).suffix.lower() == ".npz":
+        total = len(PoseSequence.load(s.motion))
         return total if s.max_frames is None else min(total, s.max_frames)
-    return sampled_frame_count(probe_video(s.driving), s.stride, s.max_frames)
+    return sampled_frame_count(probe_video(s.motion), s.stride, s.max_frames)
 
 
 def sample(
     pipe: MimicMotionPipeline,
     inputs: PoseInputs,
     s: AnimateSettings,
-    resume_from: SavedState | None = None,
-    on_step: Callable[[int, torch.Tensor], None] | None = None,
+    resume: SamplerState | None = None,
+    on_step: Callable[[SamplerState], None] | None = None,
 ) -> MimicMotionPipelineOutput:
     """The latents of the video (output_type "latent") and its windows, for settings `s`; continuing
-    from `resume_from` when given; `on_step(index, latents)` after each step (`mimicmotion.resume`)."""
+    from `resume` when given; `on_step(state)` after each step (`mimicmotion.resume`)."""
     # The generator lives on the execution device, as the released code made it: a seed then gives the
     # released random numbers on a GPU too.
     generator = torch.Generator(device=pipe.execution_device).manual_seed(s.seed)
@@ -111,16 +117,23 @@ def sample(
         noise_aug_strength=s.noise_aug,
         generator=generator,
         output_type="latent",
-        latents=None if resume_from is None else resume_from.latents,
-        start_step=0 if resume_from is None else resume_from.step + 1,
+        scheduler=s.scheduler,
+        sigmas=s.sigmas,
+        pose_strength=s.pose_strength,
+        ref_strength=s.ref_strength,
+        pose_interval=s.pose_interval,
+        cfg_until=s.cfg_until,
+        init_noise=s.init_noise,
+        resume=resume,
         on_step=on_step,
     )
 
 
-def video_frames(pipe: MimicMotionPipeline, latents: torch.Tensor) -> Iterator[np.ndarray]:
-    """The video's RGB uint8 frames (H, W, 3), decoded 8 at a time; frame 0 (the reference) is left out."""
+def video_frames(pipe: MimicMotionPipeline, latents: torch.Tensor, overlap: int = 0) -> Iterator[np.ndarray]:
+    """The video's RGB uint8 frames (H, W, 3), decoded 8 at a time (chunks sharing `overlap` frames);
+    frame 0 (the reference) is left out."""
     first = True
-    for chunk in pipe.decode_latents(latents):
+    for chunk in pipe.decode_latents(latents, overlap=overlap):
         frames = to_uint8(chunk).permute(0, 2, 3, 1).numpy()
         yield from frames[1:] if first else frames
         first = False

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,15 +25,15 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from mimicmotion.config import DEFAULT_BASE, FROM_BASE
+from mimicmotion.controls import DECODE_CHUNK_SIZE, check_controls, parse_sigmas
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.loading import cast, load_components
 from mimicmotion.models.conditioning import added_time_ids, conditioned_prediction, pose_input
-from mimicmotion.sampling import denoise
+from mimicmotion.sampling import SamplerState, Step, denoise
+from mimicmotion.solvers import make_solver, restore_solver_state, set_schedule, solver_state
 from mimicmotion.windows import fusion_weights, plan_windows
 
 OUTPUT_TYPES = ("pt", "np", "pil", "latent")
-# Frames the VAE decodes at once, as released: the temporal decoder sees each chunk as one clip.
-DECODE_CHUNK_SIZE = 8
 log = logging.getLogger("mimicmotion")
 
 
@@ -195,9 +195,16 @@ class MimicMotionPipeline(DiffusionPipeline):
         generator: torch.Generator | None = None,
         output_type: str = "pt",
         decode_chunk_size: int = DECODE_CHUNK_SIZE,
-        latents: torch.Tensor | None = None,
-        start_step: int = 0,
-        on_step: Callable[[int, torch.Tensor], None] | None = None,
+        scheduler: str = "euler",
+        sigmas: Sequence[float] | str | None = None,
+        pose_strength: float = 1.0,
+        ref_strength: float = 1.0,
+        pose_interval: tuple[float, float] = (0.0, 1.0),
+        cfg_until: float = 1.0,
+        init_noise: str = "tiled",
+        decode_overlap: int = 0,
+        resume: SamplerState | None = None,
+        on_step: Callable[[SamplerState], None] | None = None,
     ) -> MimicMotionPipelineOutput:
         """Generate F frames following `pose_frames` (F, 3, H, W) in [-1, 1].
 
@@ -206,10 +213,22 @@ class MimicMotionPipeline(DiffusionPipeline):
         reference at H x W (PIL, uint8 array, or float tensor in [0, 1]). `fps` is the
         conditioning value (the released code passes 7 whatever the output frame rate).
 
-        To continue an interrupted run: `latents` as they were after step `start_step - 1` (given by
-        `on_step(index, latents)`, called after each step) and the same settings and generator seed.
+        Beyond the released sampler (each default keeps its frames):
+        - `scheduler`: "euler" (released) or "dpm++2m"; `sigmas`: each step's noise level instead of
+          `num_inference_steps` steps of the Karras schedule (numbers, or a name in `NAMED_SIGMAS`);
+        - `pose_strength` scales the PoseNet features, `ref_strength` the reference's image embedding and
+          latent (the conditional pass); `pose_interval` (A, B): the pose applies only at steps whose
+          progress (step index / steps) lies in [A, B];
+        - `cfg_until` P: steps whose progress exceeds P skip the unconditional pass (no guidance there);
+        - `init_noise`: "tiled" (released: one window of noise repeated along time) or "independent"
+          (the paper's Algorithm 1: noise drawn for every frame);
+        - `decode_overlap` K: decoding chunks share K frames, blended linearly (0: released chunking).
+
+        To continue an interrupted run: `resume`, a `SamplerState` given by `on_step(state)` (called after
+        each step), and the same settings and generator seed.
         """
         num_frames, height, width = self._check_inputs(pose_frames, output_type, fusion)
+        check_controls(pose_strength, ref_strength, pose_interval, cfg_until, init_noise)
         device = self._execution_device
         dtype = self.unet.dtype
         # What the released program computed in its default dtype (fp16 in fp16 runs) is computed in
@@ -221,56 +240,71 @@ class MimicMotionPipeline(DiffusionPipeline):
         guided = max(min_guidance_scale, max_guidance_scale) > 1.0
 
         # Conditioning on the reference, with random numbers drawn in the released order:
-        # first the image noise (drawn even when its strength is 0), then one window of latents.
+        # first the image noise (drawn even when its strength is 0), then the initial latents.
         image = self._image_tensor(image, height, width, dtype)
-        image_embeddings = self.encode_image(image, device)
+        image_embeddings = self.encode_image(image, device) * ref_strength
         vae_input = (2.0 * image - 1.0).to(device)
         noise = randn_tensor(vae_input.shape, generator=generator, device=device, dtype=vae_input.dtype)
         vae_input = vae_input + noise_aug_strength * noise
-        image_latents = self.encode_reference_latent(vae_input, device).to(dtype)
+        image_latents = self.encode_reference_latent(vae_input, device).to(dtype) * ref_strength
         time_ids = added_time_ids(fps, motion_bucket_id, noise_aug_strength, dtype, device)
 
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        self.scheduler.timesteps = self.scheduler.timesteps.to(default_dtype)
-        if latents is None:
-            latents = self._initial_latents(num_frames, tile_size, height, width, dtype, device, generator)
-        else:
-            latents = latents.to(device=device, dtype=dtype)
-
-        def denoiser(model_input: torch.Tensor, t: torch.Tensor, frames: list[int]) -> torch.Tensor:
-            pose_features = self._pose_features(pose_frames, frames, device, default_dtype)
-            cond = conditioned_prediction(
-                self.unet, model_input, t, image_latents, image_embeddings, time_ids, pose_features
+        solver = make_solver(scheduler, self.scheduler)
+        set_schedule(solver, num_inference_steps, parse_sigmas(sigmas), device)
+        solver.timesteps = solver.timesteps.to(default_dtype)
+        if resume is None:
+            noise_frames = tile_size if init_noise == "tiled" else num_frames
+            latents = self._initial_latents(
+                num_frames, noise_frames, height, width, dtype, device, generator, solver.init_noise_sigma
             )
-            if not guided:
+        else:
+            latents = resume.latents.to(device=device, dtype=dtype)
+            restore_solver_state(solver, resume.solver, device)
+
+        def denoiser(model_input: torch.Tensor, step: Step, frames: list[int]) -> torch.Tensor:
+            pose_features = None
+            if pose_interval[0] <= step.progress <= pose_interval[1]:
+                pose_features = (
+                    self._pose_features(pose_frames, frames, device, default_dtype) * pose_strength
+                )
+            cond = conditioned_prediction(
+                self.unet, model_input, step.t, image_latents, image_embeddings, time_ids, pose_features
+            )
+            if not step.guided:
                 return cond
             zeros = torch.zeros_like
             uncond = conditioned_prediction(
-                self.unet, model_input, t, zeros(image_latents), zeros(image_embeddings), time_ids, None
+                self.unet, model_input, step.t, zeros(image_latents), zeros(image_embeddings), time_ids, None
             )
             return torch.cat([uncond, cond])
+
+        def after_step(index: int, latents: torch.Tensor) -> None:
+            if on_step is not None:
+                on_step(SamplerState(index, latents, solver_state(solver)))
 
         guidance = None
         if guided:
             guidance = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames, dtype=default_dtype)
-        with self.progress_bar(total=len(self.scheduler.timesteps) * len(windows)) as progress:
-            progress.update(start_step * len(windows))
+        start = 0 if resume is None else resume.step + 1
+        with self.progress_bar(total=len(solver.timesteps) * len(windows)) as progress:
+            progress.update(start * len(windows))
             latents = denoise(
                 latents,
-                self.scheduler,
+                solver,
                 windows,
                 weights,
                 denoiser,
                 guidance,
                 progress.update,
-                start_step,
-                on_step,
+                start,
+                after_step,
+                cfg_until,
             )
         self.maybe_free_model_hooks()
 
         if output_type == "latent":
             return MimicMotionPipelineOutput(frames=latents, windows=windows)
-        video = torch.cat(list(self.decode_latents(latents, decode_chunk_size)))[None]
+        video = torch.cat(list(self.decode_latents(latents, decode_chunk_size, decode_overlap)))[None]
         return MimicMotionPipelineOutput(frames=_convert_output(video, output_type), windows=windows)
 
     def _check_inputs(self, pose_frames, output_type: str, fusion: str) -> tuple[int, int, int]:
@@ -291,19 +325,20 @@ class MimicMotionPipeline(DiffusionPipeline):
         return num_frames, height, width
 
     def _initial_latents(
-        self, num_frames, tile_size, height, width, dtype, device, generator
+        self, num_frames, noise_frames, height, width, dtype, device, generator, sigma
     ) -> torch.Tensor:
-        # One window of noise, repeated along time: frame f starts from the noise of frame f mod N.
+        # `noise_frames` of noise, repeated along time: frame f starts from the noise of frame f mod N (the
+        # released tiling when N is the window size).
         shape = (
             1,
-            tile_size,
+            noise_frames,
             self.vae.config.latent_channels,
             height // self.vae_scale_factor,
             width // self.vae_scale_factor,
         )
         noise = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
-        noise = noise * self.scheduler.init_noise_sigma
-        return noise.repeat(1, num_frames // tile_size + 1, 1, 1, 1)[:, :num_frames]
+        noise = noise * sigma
+        return noise.repeat(1, num_frames // noise_frames + 1, 1, 1, 1)[:, :num_frames]
 
     def _pose_features(
         self, pose_frames, frames: list[int], device: torch.device, default_dtype: torch.dtype
@@ -317,23 +352,39 @@ class MimicMotionPipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def decode_latents(
-        self, latents: torch.Tensor, chunk_size: int = DECODE_CHUNK_SIZE
+        self, latents: torch.Tensor, chunk_size: int = DECODE_CHUNK_SIZE, overlap: int = 0
     ) -> Iterator[torch.Tensor]:
         """Decode (1, F, 4, h, w) latents `chunk_size` frames at a time.
 
         Yields float32 CPU tensors (n, 3, H, W) in [0, 1] in frame order; the temporal decoder
         sees each chunk as one clip, as in the released code, so chunks must stay the same to
-        reproduce its frames.
+        reproduce its frames. With `overlap` K, each chunk starts K frames before the previous one
+        ended, and on those K frames the two decodings are blended linearly (the later chunk's weight
+        rising from 1/(K+1) to K/(K+1)), so the temporal decoder's context does not restart at a cut.
         """
         if chunk_size < 1:
             raise MimicMotionError(f"decode chunk size must be at least 1, got {chunk_size}")
+        if not 0 <= overlap < chunk_size:
+            raise MimicMotionError(
+                f"decode overlap must be at least 0 and below the chunk size {chunk_size}, got {overlap}"
+            )
         latents = latents.flatten(0, 1) * (1 / self.vae.config.scaling_factor)  # as released, not a division
-        for start in range(0, latents.shape[0], chunk_size):
+        total = latents.shape[0]
+        start, held = 0, None  # held: the previous chunk's last `overlap` decoded frames
+        while start < total:
             chunk = latents[start : start + chunk_size].to(
                 device=self._execution_device, dtype=self.vae.dtype
             )
-            frames = self.vae.decode(chunk, num_frames=chunk.shape[0]).sample
-            yield (frames.float().cpu() / 2.0 + 0.5).clamp(0.0, 1.0)
+            frames = self.vae.decode(chunk, num_frames=chunk.shape[0]).sample.float().cpu()
+            end = start + chunk.shape[0]
+            if held is not None:
+                rising = torch.arange(1, overlap + 1, dtype=frames.dtype).view(-1, 1, 1, 1) / (overlap + 1)
+                frames[:overlap] = held * (1 - rising) + frames[:overlap] * rising
+            last = end >= total
+            if not last and overlap:
+                frames, held = frames[:-overlap], frames[-overlap:]
+            yield (frames / 2.0 + 0.5).clamp(0.0, 1.0)
+            start = end - (0 if last else overlap)
         self.maybe_free_model_hooks()
 
 

@@ -42,17 +42,21 @@ def output_fps(s: AnimateSettings) -> float:
     fps = fixed_fps(s.fps)
     if fps is not None:
         return fps
-    if _is_pose_file(s.driving):
-        return PoseSequence.load(s.driving).sample_fps
-    info = probe_video(s.driving)
+    if _is_pose_file(s.motion):
+        return PoseSequence.load(s.motion).sample_fps
+    info = probe_video(s.motion)
     return info.fps / driving_frame_step(info.fps, s.stride)
 
 
 def output_audio(s: AnimateSettings, poses: PoseSequence) -> AudioSpan | None:
     """The driving video's sound for the output that follows `poses` (the reference's pose first, then
-    one per output frame), or None: no sound wanted (`--no-audio`), none in the source, or a fixed
-    `--fps`."""
-    if not s.audio or _is_pose_file(s.driving):
+    one per output frame), or None: no sound wanted (`--no-audio`), no driving video or none in it, or a
+    fixed `--fps`.
+
+    With poses from a file (--poses), the driving video gives the sound when the poses were taken from a
+    video of its frame rate: their frame indices say where in it the output starts and how fast it goes.
+    """
+    if not s.audio or s.driving is None or _is_pose_file(s.driving):
         return None
     fps = fixed_fps(s.fps)
     if fps is not None:
@@ -63,7 +67,19 @@ def output_audio(s: AnimateSettings, poses: PoseSequence) -> AudioSpan | None:
             )
         return None
     info = probe_video(s.driving)
-    step = driving_frame_step(info.fps, s.stride)
+    if _is_pose_file(s.motion):
+        source = PoseSequence.load(s.motion)
+        if abs(source.fps - info.fps) > 0.01 * info.fps:
+            log.info(
+                "the sound of %s is left out: the poses come from a %g fps video, it is %g fps",
+                s.driving,
+                source.fps,
+                info.fps,
+            )
+            return None
+        step = source.fps / source.sample_fps
+    else:
+        step = driving_frame_step(info.fps, s.stride)
     driving = poses.frame_indices[1:]
     return find_audio(s.driving, float(driving[0]) / info.fps, len(driving) * step / info.fps)
 

@@ -2,12 +2,13 @@
 
 A long run killed in its last minutes (out of memory, a closed laptop, a cluster's time limit) keeps
 its state in `.OUT.mp4.resume` beside the output: the index of the last finished step, the latents after
-it, and a key, the SHA-256 of everything the sampler's result depends on (the prepared reference, the
-keypoints and how they are drawn, the sampling settings, the weights, the dtype and the device kind).
-`animate --resume` continues from it when the key matches, and gives the frames one uninterrupted run
-would have given: the Euler step draws no random numbers, and the random numbers drawn before the first
-step are not needed again. The state is written atomically (a half-written state is never read), read
-with `torch.load(weights_only=True)`, and removed once the video is complete.
+it, what the solver carries to the next step (DPM-Solver++(2M): its last prediction), and a key, the
+SHA-256 of everything the sampler's result depends on (the prepared reference, the keypoints and how they
+are drawn, the sampling settings, the weights, the dtype and the device kind). `animate --resume`
+continues from it when the key matches, and gives the frames one uninterrupted run would have given: the
+solvers' steps draw no random numbers, and the random numbers drawn before the first step are not needed
+again. The state is written atomically (a half-written state is never read), read with
+`torch.load(weights_only=True)`, and removed once the video is complete.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ import torch
 
 from mimicmotion.config import AnimateSettings
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.sampling import SamplerState
 from mimicmotion.video import atomic_output
 
 log = logging.getLogger("mimicmotion")
@@ -31,14 +32,9 @@ log = logging.getLogger("mimicmotion")
 # The settings the sampler's result depends on (besides the reference and the keypoints, hashed as data).
 SAMPLING_SETTINGS = (
     "base_model", "checkpoint", "resolution", "pose_style", "tile_size", "tile_overlap", "fusion", "steps",
-    "min_guidance", "max_guidance", "noise_aug", "seed",
+    "min_guidance", "max_guidance", "noise_aug", "seed", "pose_strength", "ref_strength", "pose_interval",
+    "cfg_until", "scheduler", "sigmas", "init_noise",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SavedState:
-    step: int  # the last finished step (0-based)
-    latents: torch.Tensor
 
 
 def state_path(out: str | os.PathLike) -> Path:
@@ -60,7 +56,7 @@ def run_key(
     return digest.hexdigest()
 
 
-def load_state(out: str | os.PathLike, key: str) -> SavedState:
+def load_state(out: str | os.PathLike, key: str) -> SamplerState:
     """The saved state of the run writing `out`, which must be the run `key` describes."""
     path = state_path(out)
     if not path.is_file():
@@ -68,6 +64,7 @@ def load_state(out: str | os.PathLike, key: str) -> SavedState:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         step, latents, saved_key = int(saved["step"]), saved["latents"], str(saved["key"])
+        solver = dict(saved.get("solver", {}))
     except Exception:  # a foreign or damaged file; torch's own message runs to several lines
         raise MimicMotionError(
             f"--resume: cannot read the saved state {path}: it is damaged or was not written by mimicmotion; "
@@ -78,7 +75,7 @@ def load_state(out: str | os.PathLike, key: str) -> SavedState:
             f"--resume: the state saved in {path} belongs to other inputs or settings (reference, poses, "
             "weights, sampling options, dtype or device differ); run without --resume to start again"
         )
-    return SavedState(step, latents)
+    return SamplerState(step, latents, solver)
 
 
 class StateWriter:
@@ -88,9 +85,15 @@ class StateWriter:
         self.path = state_path(out)
         self.key = key
 
-    def __call__(self, step: int, latents: torch.Tensor) -> None:
+    def __call__(self, state: SamplerState) -> None:
+        saved = {
+            "step": state.step,
+            "latents": state.latents.detach().cpu(),
+            "solver": state.solver,
+            "key": self.key,
+        }
         with atomic_output(self.path) as temp:
-            torch.save({"step": step, "latents": latents.detach().cpu(), "key": self.key}, temp)
+            torch.save(saved, temp)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

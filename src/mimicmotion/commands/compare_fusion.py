@@ -32,7 +32,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mimicmotion.animate import check_inputs, check_output, shared_loader
-    from mimicmotion.compare_fusion import compare_fusion, summary_table, write_report
+    from mimicmotion.compare_fusion import compare_fusion, fusion_table, write_fusion_report
     from mimicmotion.video import make_folder
 
     folder = parse(args, Output).out
@@ -41,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
     make_folder(folder)
     check_output(settings)
     summaries = compare_fusion(settings, folder, shared_loader())
-    print(summary_table(summaries))
-    print(f"report: {write_report(folder / 'compare-fusion.json', summaries, settings)}")
+    print(fusion_table(summaries))
+    print(f"report: {write_fusion_report(folder / 'compare-fusion.json', summaries, settings)}")
     return 0

@@ -62,7 +62,14 @@ def main() -> None:
         return out.frames.double().cpu()
 
     start = time.perf_counter()
-    references = [latents(seed, num_inference_steps=args.reference_steps) for seed in range(args.seeds)]
+    references = []
+    for seed in range(args.seeds):
+        references.append(latents(seed, num_inference_steps=args.reference_steps))
+        print(
+            f"reference {seed + 1}/{args.seeds}: {time.perf_counter() - start:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     settings = [(solver, f"{steps} steps", {"num_inference_steps": steps}) for solver in ("euler", "dpm++2m")
                 for steps in STEPS]  # fmt: skip
     for name, levels in NAMED_SIGMAS.items():
@@ -76,6 +83,7 @@ def main() -> None:
             errors.append(float((result - reference).pow(2).mean().sqrt() / reference.pow(2).mean().sqrt()))
         steps = options.get("num_inference_steps") or len(NAMED_SIGMAS[options["sigmas"]])
         rows.append((solver, schedule, 2 * steps, sum(errors) / len(errors)))
+        print(f"{solver}, {schedule}: {rows[-1][-1]:.4f}", file=sys.stderr, flush=True)
 
     seconds = time.perf_counter() - start
     print(f"{weights}, {args.frames} frames at {width}x{height} (one window), guidance 2, {args.seeds} "

@@ -294,6 +294,21 @@ ERRORS = {
     "fps word": (lambda d: {"--fps": "fast"}, "fps must be auto or a number"),
     "checkpoint of random bytes": (lambda d: {"--checkpoint": garbage(d, "random.pth")}, "random.pth"),
     "pickled checkpoint": (lambda d: {"--checkpoint": pickled_object(d)}, "plain tensors"),
+    "pose strength": (lambda d: {"--pose-strength": "-1"}, "pose-strength must be a number >= 0"),
+    "ref strength": (lambda d: {"--ref-strength": "inf"}, "ref-strength must be a number >= 0"),
+    "pose interval order": (lambda d: {"--pose-interval": "0.8,0.2"}, "pose-interval must be two numbers"),
+    "pose interval length": (lambda d: {"--pose-interval": "0.5"}, "pose-interval must be two numbers"),
+    "cfg until": (lambda d: {"--cfg-until": "2"}, "cfg-until must be a number from 0 to 1"),
+    "scheduler": (lambda d: {"--scheduler": "heun"}, "--scheduler must be one of euler, dpm++2m"),
+    "sigmas rising": (lambda d: {"--sigmas": "1,5"}, "sigmas must decrease strictly"),
+    "sigmas word": (
+        lambda d: {"--sigmas": "fast"},
+        "sigmas must be numbers separated by commas, or one of ays",
+    ),
+    "init noise": (lambda d: {"--init-noise": "fresh"}, "--init-noise must be one of tiled, independent"),
+    "decode overlap": (lambda d: {"--decode-overlap": "8"}, "decode-overlap must be at least 0 and below"),
+    "poses not a pose file": (lambda d: {"--poses": garbage(d, "poses.mp4")}, "--poses takes a pose .npz"),
+    "poses unreadable": (lambda d: {"--poses": garbage(d, "poses.npz")}, "poses.npz"),
 }
 
 

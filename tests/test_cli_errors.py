@@ -63,6 +63,12 @@ def small_photo(d: Path) -> str:
 GIF = "dance_576x1024_19f.gif"
 
 # case: (arguments(d, s), phrase, needs the pose detector)
+def compare_args(scratch: Path, shared: Path, vary: str) -> list[str]:
+    """`mimicmotion compare` on the shared media, varying `vary`."""
+    return ["compare", "--vary", vary, "--ref", str(shared / "ref_demo1.jpg"), "--driving", str(shared / GIF),
+            "--out", str(scratch / "cmp")]  # fmt: skip
+
+
 CASES = {
     # pose
     "pose: missing video": (
@@ -237,6 +243,17 @@ CASES = {
         "image not found",
         False,
     ),
+    # compare
+    "compare: bad vary": (
+        lambda d, s: compare_args(d, s, "pose-strenght=0,1"),
+        "did you mean 'pose_strength'",
+        False,
+    ),
+    "compare: a variant out of range": (
+        lambda d, s: compare_args(d, s, "cfg-until=0.5,3"),
+        "cfg-until must be a number from 0 to 1",
+        False,
+    ),
     # download
     "download: missing base folder": (
         lambda d, s: ["download", "--base-model", str(d / "svd")],
@@ -337,6 +354,7 @@ def test_there_are_at_least_40_bad_input_cases_over_all_commands(tmp_path):
         "evaluate",
         "plot",
         "compare-fusion",
+        "compare",
         "download",
     } <= commands
 

@@ -1,8 +1,8 @@
 """The one generation path: (reference image, driving video or poses, settings) -> frames -> video file.
 
-`mimicmotion animate`, `compare-fusion`, the benchmarks and training validation all come this way, so a
-setting means the same everywhere and a validation video is what `animate` writes for the same inputs
-(training without mixed precision; with it, validation runs under autocast):
+`mimicmotion animate`, `compare`, `compare-fusion`, the benchmarks and training validation all come this
+way, so a setting means the same everywhere and a validation video is what `animate` writes for the same
+inputs (training without mixed precision; with it, validation runs under autocast):
 
 1. `pose_inputs`: the reference prepared, the poses detected (or cached), retargeted, smoothed and drawn;
 2. `sample`: the windowed sampler, seeded on the execution device as released;

@@ -96,10 +96,11 @@ def solver_state(solver) -> dict[str, torch.Tensor]:
 
 
 def restore_solver_state(solver, state: dict[str, torch.Tensor], device: torch.device) -> None:
-    """Give the solver, set to its schedule, the state `solver_state` saved."""
+    """Give the solver, set to its schedule, the state `solver_state` saved (none: no history, so the next
+    step is first order)."""
     if not isinstance(solver, EDMDPMSolverMultistepScheduler):
         return
-    solver.lower_order_nums = int(state["lower_order_nums"])
+    solver.lower_order_nums = int(state.get("lower_order_nums", 0))
     solver.model_outputs = [
         state[key].to(device) if (key := f"model_outputs.{index}") in state else None
         for index in range(len(solver.model_outputs))

@@ -10,6 +10,7 @@ keypoints; pose pictures live in a temporary file on disk.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from mimicmotion.config import DTYPE_NAMES, AnimateSettings
 from mimicmotion.controls import DECODE_CHUNK_SIZE, check_controls, check_solver, parse_sigmas
 from mimicmotion.devices import MPS_FALLBACK, mps_fallback_enabled, mps_supports_bf16, mps_unavailable_reason
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.parallel import launched, local_device_index
 from mimicmotion.playback import fixed_fps, output_audio, output_fps
 from mimicmotion.pose import BACKENDS, PoseSequence, prepare_reference, reference_pose
 from mimicmotion.pose.build import pose_detector
@@ -29,11 +31,12 @@ from mimicmotion.pose.reference import check_resolution
 from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
 from mimicmotion.resume import StateWriter, load_state, run_key, state_path
-from mimicmotion.video import check_writable, iter_frames, probe_video, read_image
+from mimicmotion.video import check_writable, iter_frames, probe_video, read_image, remove_partial_outputs
 from mimicmotion.windows import FUSIONS, plan_windows, save_window_layout, window_layout_path
 
 if TYPE_CHECKING:
     from mimicmotion.estimate import Estimate
+    from mimicmotion.parallel import WindowShare
 
 log = logging.getLogger("mimicmotion")
 
@@ -126,7 +129,8 @@ def execution_device(s: AnimateSettings) -> torch.device:
 def _requested_device(s: AnimateSettings) -> torch.device:
     if s.device == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            # each of several launched processes on its own GPU of the node
+            return torch.device("cuda", local_device_index()) if launched() else torch.device("cuda")
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -163,6 +167,7 @@ def animate(
     load: Callable[[AnimateSettings], Any] | None = None,
     proceed: Callable[[Estimate], bool] | None = None,
     dry_run: bool = False,
+    share: WindowShare | None = None,
 ) -> Path | None:
     """Generate the video described by `settings` and return its path.
 
@@ -171,11 +176,16 @@ def animate(
     Before the driving poses are detected, the run's cost is measured and logged (`estimate_run`).
     Then `dry_run` stops (the output is not checked: its folder need not exist yet), and so does
     `proceed(estimate)` returning False; either way nothing is written and None is returned.
+
+    `share`: this process's share of the windows when several processes sample the video together
+    (`mimicmotion.parallel`): every process calls `animate` with the same settings; the main process
+    detects the poses first (the others take them from the pose cache) and alone writes the video.
     """
     from mimicmotion.estimate import estimate_run
     from mimicmotion.generation import driving_frame_count, pose_inputs, sample, video_frames, write_video
 
-    s = settings
+    main = share is None or share.is_main
+    s = settings if main else settings.replace(quiet=True)
     if dry_run:  # nothing is written: the output need not be writable yet
         check_inputs(s)
     else:
@@ -190,16 +200,20 @@ def animate(
         estimate = estimate_run(pipe, s, driving_frame_count(s), reference.shape[:2])
         if dry_run or (proceed is not None and not proceed(estimate)):
             return None
-        inputs = pose_inputs(s, image, backend=detector)
+        with share.main_first() if share is not None else contextlib.nullcontext():
+            inputs = pose_inputs(s, image, backend=detector)
     key = run_key(s, inputs.reference, inputs.poses.points(), pipe.unet.dtype, pipe.execution_device)
     resume_from = None
     if s.resume:
         resume_from = load_state(s.out, key)
-        _remove_partial_outputs(Path(s.out))
+        if main:
+            remove_partial_outputs(s.out)
         log.info("resuming after step %d of %d", resume_from.step + 1, s.step_count)
     state = StateWriter(s.out, key)
     with inputs.pose_frames:
-        result = sample(pipe, inputs, s, resume_from, on_step=state)
+        result = sample(pipe, inputs, s, resume_from, on_step=state if main else None, share=share)
+        if not main:
+            return Path(s.out)
         count = len(inputs.poses) - 1
         beside = inputs if s.side_by_side else None
         write_video(
@@ -220,12 +234,6 @@ def animate(
     state.remove()
     log.info("wrote %s", s.out)
     return Path(s.out)
-
-
-def _remove_partial_outputs(out: Path) -> None:
-    """The hidden files an interrupted run was writing (`video.atomic_output`): never outputs."""
-    for leftover in out.parent.glob(f".{out.stem}.*.partial{out.suffix}"):
-        leftover.unlink(missing_ok=True)
 
 
 def load_pipeline(s: AnimateSettings):

@@ -24,6 +24,7 @@ import torch
 
 from mimicmotion.audio import AudioSpan
 from mimicmotion.config import AnimateSettings
+from mimicmotion.parallel import WindowShare
 from mimicmotion.pipeline import MimicMotionPipeline, MimicMotionPipelineOutput, PoseFrameSource, to_uint8
 from mimicmotion.pose import PoseBackend, PoseSequence, build_pose_frames
 from mimicmotion.pose.extract import sampled_frame_count
@@ -98,9 +99,11 @@ def sample(
     s: AnimateSettings,
     resume: SamplerState | None = None,
     on_step: Callable[[SamplerState], None] | None = None,
+    share: WindowShare | None = None,
 ) -> MimicMotionPipelineOutput:
     """The latents of the video (output_type "latent") and its windows, for settings `s`; continuing
-    from `resume` when given; `on_step(state)` after each step (`mimicmotion.resume`)."""
+    from `resume` when given; `on_step(state)` after each step (`mimicmotion.resume`); `share`: this
+    process's share of the windows (`mimicmotion.parallel`)."""
     # The generator lives on the execution device, as the released code made it: a seed then gives the
     # released random numbers on a GPU too.
     generator = torch.Generator(device=pipe.execution_device).manual_seed(s.seed)
@@ -126,6 +129,7 @@ def sample(
         init_noise=s.init_noise,
         resume=resume,
         on_step=on_step,
+        share=share,
     )
 
 

@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import PIL.Image
@@ -32,6 +32,9 @@ from mimicmotion.models.conditioning import added_time_ids, conditioned_predicti
 from mimicmotion.sampling import SamplerState, Step, denoise
 from mimicmotion.solvers import make_solver, restore_solver_state, set_schedule, solver_state
 from mimicmotion.windows import fusion_weights, plan_windows
+
+if TYPE_CHECKING:
+    from mimicmotion.parallel import WindowShare
 
 OUTPUT_TYPES = ("pt", "np", "pil", "latent")
 log = logging.getLogger("mimicmotion")
@@ -205,6 +208,7 @@ class MimicMotionPipeline(DiffusionPipeline):
         decode_overlap: int = 0,
         resume: SamplerState | None = None,
         on_step: Callable[[SamplerState], None] | None = None,
+        share: WindowShare | None = None,
     ) -> MimicMotionPipelineOutput:
         """Generate F frames following `pose_frames` (F, 3, H, W) in [-1, 1].
 
@@ -225,7 +229,9 @@ class MimicMotionPipeline(DiffusionPipeline):
         - `decode_overlap` K: decoding chunks share K frames, blended linearly (0: released chunking).
 
         To continue an interrupted run: `resume`, a `SamplerState` given by `on_step(state)` (called after
-        each step), and the same settings and generator seed.
+        each step), and the same settings and generator seed. `share`: this process's share of the
+        windows when several processes sample the video together (`mimicmotion.parallel`; every process
+        calls the pipeline with the same arguments and gets the same latents).
         """
         num_frames, height, width = self._check_inputs(pose_frames, output_type, fusion)
         check_controls(pose_strength, ref_strength, pose_interval, cfg_until, init_noise)
@@ -286,8 +292,9 @@ class MimicMotionPipeline(DiffusionPipeline):
         if guided:
             guidance = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames, dtype=default_dtype)
         start = 0 if resume is None else resume.step + 1
-        with self.progress_bar(total=len(solver.timesteps) * len(windows)) as progress:
-            progress.update(start * len(windows))
+        own_windows = len(windows) if share is None else len(range(share.rank, len(windows), share.world))
+        with self.progress_bar(total=len(solver.timesteps) * own_windows) as progress:
+            progress.update(start * own_windows)
             latents = denoise(
                 latents,
                 solver,
@@ -299,6 +306,7 @@ class MimicMotionPipeline(DiffusionPipeline):
                 start,
                 after_step,
                 cfg_until,
+                share,
             )
         self.maybe_free_model_hooks()
 

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
 from mimicmotion.windows import fuse
+
+if TYPE_CHECKING:
+    from mimicmotion.parallel import WindowShare
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ def denoise(
     start: int = 0,
     on_step: Callable[[int, torch.Tensor], None] | None = None,
     cfg_until: float = 1.0,
+    share: WindowShare | None = None,
 ) -> torch.Tensor:
     """Run `scheduler.timesteps` (set by the caller) from `latents` (batch, F, C, h, w).
 
@@ -65,6 +70,8 @@ def denoise(
     below 1, steps whose progress exceeds it take the conditional prediction alone (one pass instead of
     two). `start`: the index of the first timestep to run (the steps before it were run earlier and gave
     `latents`, and the scheduler carries their state). `on_step(index, latents)` is called after each step.
+    `share`: this process's share of the windows, when several processes sample the video together
+    (`mimicmotion.parallel`); `on_window` is then called for its own windows only.
     """
     batch = latents.shape[0]
     steps = len(scheduler.timesteps)
@@ -81,7 +88,7 @@ def denoise(
                 on_window()
             return prediction
 
-        prediction = fuse(predict, windows, weights, like)
+        prediction = fuse(predict, windows, weights, like, share)
         if step.guided:
             uncond, cond = prediction.chunk(2)
             scale = guidance.to(device=cond.device, dtype=cond.dtype).view(1, -1, 1, 1, 1)

@@ -286,6 +286,14 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def remove_partial_outputs(path: str | os.PathLike) -> None:
+    """The hidden temporary files of `atomic_output(path)` that a killed run left behind (never outputs:
+    only a finished block renames one into place)."""
+    path = Path(path)
+    for leftover in path.parent.glob(f".{path.stem}.*.partial{path.suffix}"):
+        leftover.unlink(missing_ok=True)
+
+
 class VideoWriter:
     """Encodes RGB uint8 frames into an open container as H.264 (yuv420p), and `audio`, if given, as AAC
     once the frames are written."""

@@ -51,6 +51,13 @@ class RunControl:
         "nothing is written, and the output need not be writable yet",
     )
     yes: bool = option(False, "do not ask before a run expected to take over an hour")
+    parallel: str = option(
+        "cases",
+        "with several processes (accelerate launch): cases: each process runs its share of the --config "
+        "cases; windows: the processes sample each video together, each its share of the windows",
+        choices=("cases", "windows"),
+        metavar="MODE",
+    )
 
 
 class Declined(Exception):
@@ -120,28 +127,58 @@ def settings_from(args: argparse.Namespace) -> list[AnimateSettings]:
 
 def run(args: argparse.Namespace) -> int:
     from mimicmotion.animate import animate, check_inputs, check_output, shared_loader
-    from mimicmotion.video import make_folder
+    from mimicmotion.parallel import WindowShare, launched
 
     cases = settings_from(args)
     control = parse(args, RunControl)
-    # The released code wrote into a folder it created; a dry run creates nothing and checks no output.
-    creates_folders = parse(args, ConfigFile).config is not None
+    config = parse(args, ConfigFile).config
+    share = WindowShare.from_launch() if control.parallel == "windows" else None
+    load = shared_loader()
+    if not control.dry_run and (config is not None or (launched() and share is None)):
+        return run_batch(cases, load, share, creates_folders=config is not None)
+
     for case in cases:  # every case is checked before the first one starts
         check_inputs(case)
-    if creates_folders and not control.dry_run:
-        for folder in {Path(case.out).parent for case in cases}:
-            make_folder(folder)
     if not control.dry_run:  # a dry run writes nothing, so its output need not be writable yet
         for case in cases:
             check_output(case)
-    load = shared_loader()
     try:
         for case in cases:
-            animate(case, load, lambda estimate: ask(estimate, control.yes), dry_run=control.dry_run)
+            animate(case, load, lambda estimate: ask(estimate, control.yes), control.dry_run, share)
     except Declined as declined:
         print(f"mimicmotion animate: not started ({declined}); nothing was written", file=sys.stderr)
         return 1
     return 0
+
+
+def run_batch(cases: list[AnimateSettings], load, share, creates_folders: bool) -> int:
+    """The cases as a batch (`mimicmotion.jobs`): shared among the launched processes (or, with `share`,
+    each sampled by all of them together), finished ones skipped, failures reported; exit code 2 when a
+    case failed. A batch runs unattended: it does not ask before long cases."""
+    from mimicmotion.animate import animate
+    from mimicmotion.jobs import REPORT_NAME, run_jobs, summary
+    from mimicmotion.video import make_folder
+
+    folders = {Path(case.out).parent for case in cases}
+    if creates_folders:  # the released code wrote into a folder it created
+        for folder in folders:
+            make_folder(folder)
+    report = Path(cases[0].out).parent / REPORT_NAME
+    if share is not None:  # every process takes part in every case
+        from mimicmotion.jobs import run_job, write_report
+
+        results = [
+            run_job(number, case, lambda c: animate(c, load, share=share), record=share.is_main)
+            for number, case in enumerate(cases, start=1)
+        ]
+        if share.is_main:
+            write_report(report, results)
+    else:
+        results = run_jobs(cases, lambda case: animate(case, load), report)
+    if share is None or share.is_main:
+        print(summary(results))
+        print(f"report: {report}")
+    return 2 if any(result.status == "failed" for result in results) else 0
 
 
 def ask(estimate: Estimate, yes: bool) -> bool:

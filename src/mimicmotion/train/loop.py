@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 
 from mimicmotion.config import AnimateSettings
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.parallel import cpu_processes
 from mimicmotion.train import checkpoint as ckpt
 from mimicmotion.train.config import TrainConfig
 from mimicmotion.train.dataset import ClipDataset, MicroBatches, load_prepared, min_video_frames
@@ -55,13 +55,10 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
         from mimicmotion.pose import choose_backend
 
         choose_backend(videos[0].pose_backend)
-    # Launched as several processes (accelerate launch / torchrun) on a machine without CUDA: train on the
-    # CPUs with gloo rather than as independent single-process copies writing to the same run folder.
-    cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     run_dir = ckpt.resolve_checkpoint(resume)[0] if resume is not None else Path(config.run_dir)
     try:
         accelerator = Accelerator(
-            cpu=cpu_processes,
+            cpu=cpu_processes(),  # not independent copies writing to the same run folder
             mixed_precision=config.mixed_precision,
             gradient_accumulation_steps=config.gradient_accumulation_steps,
             log_with="tensorboard",

@@ -6,9 +6,14 @@ weights, sums per frame and divides by the summed weights (`fuse`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from mimicmotion.errors import MimicMotionError
+
+if TYPE_CHECKING:
+    from mimicmotion.parallel import WindowShare
 
 FUSIONS = ("official", "progressive", "average")
 
@@ -56,19 +61,30 @@ def progressive_weights(windows: list[list[int]]) -> list[torch.Tensor]:
     return weights
 
 
-def fuse(predict, windows: list[list[int]], weights: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+def fuse(
+    predict,
+    windows: list[list[int]],
+    weights: list[torch.Tensor],
+    like: torch.Tensor,
+    share: WindowShare | None = None,
+) -> torch.Tensor:
     """Weighted per-frame mean of the windows' predictions.
 
     `predict(frame_indices)` returns a tensor shaped like `like[:, frame_indices]`
     (frames on dim 1); windows are evaluated one at a time, so only one window's prediction is
-    alive besides the running sums.
+    alive besides the running sums. With `share`, this process predicts only its share of the windows
+    and receives the others' (`mimicmotion.parallel`); they are added in the same order either way.
     """
+    if share is None:
+        predictions = ((index, predict(window)) for index, window in enumerate(windows))
+    else:
+        predictions = share.predictions(predict, windows, like)
     total = torch.zeros_like(like)
     count = like.new_zeros(like.shape[1])
-    for window, weight in zip(windows, weights, strict=True):
+    for index, prediction in predictions:
         # The weights keep their dtype: fp16 weights make each weighted prediction round to fp16 before
         # it is added, as in the released fp16 run.
-        weight = weight.to(like.device)
-        total[:, window] += predict(window) * weight.view(1, -1, *([1] * (like.ndim - 2)))
+        window, weight = windows[index], weights[index].to(like.device)
+        total[:, window] += prediction * weight.view(1, -1, *([1] * (like.ndim - 2)))
         count[window] += weight
     return total / count.view(1, -1, *([1] * (like.ndim - 2)))

@@ -19,12 +19,12 @@ CONTROLS = {
     "pose_interval": (0.0, 0.6),
     "cfg_until": 0.5,
     "scheduler": "dpm++2m",
-    "sigmas": ("ays",),
+    "sigmas": ("700", "10", "1"),  # three steps
     "init_noise": "independent",
     "decode_overlap": 3,
 }
 CONTROL_ARGS = ["--pose-strength", "0.7", "--ref-strength", "1.3", "--pose-interval", "0,0.6", "--cfg-until",
-                "0.5", "--scheduler", "dpm++2m", "--sigmas", "ays", "--init-noise", "independent",
+                "0.5", "--scheduler", "dpm++2m", "--sigmas", "700,10,1", "--init-noise", "independent",
                 "--decode-overlap", "3"]  # fmt: skip
 
 
@@ -43,7 +43,7 @@ def test_the_command_line_and_the_config_file_give_the_same_controls(tmp_path):
     assert from_cli == [AnimateSettings(**paths, **CONTROLS)]
     config = tmp_path / "run.yaml"
     case = {"ref_image_path": "a.jpg", "ref_video_path": "b.mp4", "ref_strength": 1.3, "cfg_until": 0.5,
-            "sigmas": "ays", "init_noise": "independent", "decode_overlap": 3}  # fmt: skip
+            "sigmas": "700,10,1", "init_noise": "independent", "decode_overlap": 3}  # fmt: skip
     # file-wide values, and the case's own, which win over them
     common = {"pose_strength": 0.7, "pose_interval": [0, 0.6], "scheduler": "dpm++2m", "cfg_until": 0.9}
     config.write_text(yaml.safe_dump({**common, "test_case": [case]}))

@@ -62,6 +62,7 @@ def small_photo(d: Path) -> str:
 
 GIF = "dance_576x1024_19f.gif"
 
+
 # case: (arguments(d, s), phrase, needs the pose detector)
 def compare_args(scratch: Path, shared: Path, vary: str) -> list[str]:
     """`mimicmotion compare` on the shared media, varying `vary`."""

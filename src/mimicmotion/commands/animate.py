@@ -156,17 +156,14 @@ def run_batch(cases: list[AnimateSettings], load, share, creates_folders: bool) 
     each sampled by all of them together), finished ones skipped, failures reported; exit code 2 when a
     case failed. A batch runs unattended: it does not ask before long cases."""
     from mimicmotion.animate import animate
-    from mimicmotion.jobs import REPORT_NAME, run_jobs, summary
+    from mimicmotion.jobs import REPORT_NAME, run_job, run_jobs, summary, write_report
     from mimicmotion.video import make_folder
 
-    folders = {Path(case.out).parent for case in cases}
     if creates_folders:  # the released code wrote into a folder it created
-        for folder in folders:
+        for folder in {Path(case.out).parent for case in cases}:
             make_folder(folder)
     report = Path(cases[0].out).parent / REPORT_NAME
     if share is not None:  # every process takes part in every case
-        from mimicmotion.jobs import run_job, write_report
-
         results = [
             run_job(number, case, lambda c: animate(c, load, share=share), record=share.is_main)
             for number, case in enumerate(cases, start=1)

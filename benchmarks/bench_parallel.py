@@ -34,12 +34,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(
-    world: int, base: Path, checkpoint: Path, out: Path, frames: int, tile: int, overlap: int, steps: int
-):
+def run(world: int, base: Path, checkpoint: Path, out: Path, sizes: list[int]) -> dict:
     environment = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
     port = free_port()
-    sizes = [str(v) for v in (frames, tile, overlap, steps)]
+    arguments = [str(v) for v in sizes]
     processes = [
         subprocess.Popen(
             [
@@ -51,7 +49,7 @@ def run(
                 str(base),
                 str(checkpoint),
                 str(out),
-                *sizes,
+                *arguments,
             ],
             env=environment,
         )
@@ -70,7 +68,9 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=8)
     parser.add_argument("--tile-size", type=int, default=8)
     parser.add_argument("--tile-overlap", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--height", type=int, default=128, help="frame height (a multiple of 16)")
+    parser.add_argument("--width", type=int, default=192, help="frame width (a multiple of 16)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "tests"))
@@ -83,13 +83,12 @@ def main() -> None:
     assert len(plan_windows(frames, tile, overlap)) == args.windows
     folder = Path(tempfile.mkdtemp())
     base, checkpoint = save_tiny_weights(folder)
-    print(f"tiny weights, {frames} frames at 48x32 in {args.windows} windows of {tile}, {args.steps} steps, "
-          f"guidance on; one thread per process; {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"tiny weights, {frames} frames at {args.width}x{args.height} in {args.windows} windows of {tile}, "
+          f"{args.steps} steps, guidance on; one thread per process; {os.cpu_count()} CPUs")  # fmt: skip
     results = {}
     for world in args.processes:
-        results[world] = run(
-            world, base, checkpoint, folder / f"{world}.pt", frames, tile, overlap, args.steps
-        )
+        sizes = [frames, tile, overlap, args.steps, args.height, args.width]
+        results[world] = run(world, base, checkpoint, folder / f"{world}.pt", sizes)
     alone = results[args.processes[0]]
     for world, result in results.items():
         same = torch.equal(result["latents"], alone["latents"])

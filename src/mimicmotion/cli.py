@@ -33,6 +33,7 @@ COMMANDS = {
     "plot": "Y-T slices and frame-difference strips of a video",
     "compare-fusion": "generate with the official, progressive and average fusion and compare their "
     "smoothness",
+    "app": "a local web app: upload, preview the poses, generate, download, see past jobs",
     "env": "print versions, devices and cached weights, to paste into a bug report",
 }
 

@@ -29,9 +29,11 @@ missing = [
     )
     if not there
 ]
+# CI's first step sets MIMICMOTION_REQUIRE_BROWSER: there a missing piece fails the tests instead.
+REQUIRED = bool(os.environ.get("MIMICMOTION_REQUIRE_BROWSER"))
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(bool(missing), reason=f"the browser tests need {', '.join(missing)}"),
+    pytest.mark.skipif(bool(missing) and not REQUIRED, reason=f"the browser tests need {', '.join(missing)}"),
     pytest.mark.usefixtures("mediapipe"),  # the poses are detected with the offline detector
 ]
 
@@ -79,6 +81,14 @@ class App:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def everything_there():
+    if missing:
+        pytest.fail(
+            f"the browser tests must run here (MIMICMOTION_REQUIRE_BROWSER) but need {', '.join(missing)}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +144,10 @@ def wait_for(what, timeout: float, message: str, driver=None, app=None):
 
 def text(driver, element_id: str) -> str:
     """The text of a component: a Markdown's own text, without the progress shown over it."""
-    element = driver.find_element("id", element_id)
+    found = driver.find_elements("id", element_id)
+    if not found:  # not rendered yet
+        return ""
+    element = found[0]
     own = element.find_elements("css selector", "[data-testid=markdown]")
     return (own[0] if own else element).text.strip()
 
@@ -224,6 +237,7 @@ def test_upload_preview_generate_and_the_job_in_the_history(
     )
     set_options(browser, SMALL)
     shoot(browser, "2-inputs")
+    browser.find_element("css selector", "#advanced .label-wrap").click()  # closed: the values stay
 
     # the pose preview: the reference with its skeleton, and the retargeted poses as a video
     assert status_after(browser, "preview", app) == "Poses of 4 frames: check the fit, then generate."
@@ -258,15 +272,23 @@ def test_upload_preview_generate_and_the_job_in_the_history(
     assert job_id in text(browser, "history")
     shoot(browser, "4-generated")
 
-    # the history, read back by a new app on the same folder; this one takes videos of at most 1 s
-    again = App(tiny_weights, app.outputs, workspace / "cache", "--max-seconds", "1")
+    # the history, read back by a new app on the same folder
+    again = App(tiny_weights, app.outputs, workspace / "cache", "--max-seconds", "1", "--max-upload-mb", "3")
     try:
         open_page(browser, again)
         wait_for(lambda: job_id in text(browser, "history"), 30, "the job is not in the history", browser)
-        upload(browser, "driving", shared_data / "dance_576x1024_19f.gif")
-        refused = wait_for(lambda: text(browser, "driving-info"), 30, "no video description", browser)
-        assert "this app takes videos of at most 1 s (--max-seconds)" in refused
         shoot(browser, "5-history-after-restart")
+        # its limits: files of at most 3 MB (the GIF has 3.8), videos of at most 1 s (the mp4 lasts longer)
+        upload(browser, "driving", shared_data / "dance_576x1024_19f.gif")
+        body = lambda: browser.find_element("tag name", "body").text  # noqa: E731
+        wait_for(
+            lambda: "exceed the maximum allowed size of 3" in body(), 30, "no message on the size", browser
+        )
+        shoot(browser, "6-upload-too-large")
+        upload(browser, "driving", shared_data / "dance_1080x1920_24fps.mp4")
+        refused = wait_for(lambda: text(browser, "driving-info"), 30, "no video description", browser)
+        assert "this app takes videos of at most 1 s (--max-seconds): cut it shorter first" in refused
+        shoot(browser, "7-video-too-long")
     finally:
         again.stop()
 
@@ -282,7 +304,7 @@ def test_a_photo_without_a_person_is_a_message_in_the_page(app, browser, shared_
     said = status_after(browser, "preview", app)
     assert said == "⚠️ no person found in the reference image"
     assert "Traceback" not in browser.find_element("tag name", "body").text
-    shoot(browser, "6-no-person")
+    shoot(browser, "8-no-person")
 
 
 def test_cancel_stops_the_job_and_leaves_no_file(app, browser, shared_data):
@@ -296,7 +318,7 @@ def test_cancel_stops_the_job_and_leaves_no_file(app, browser, shared_data):
     browser.find_element("id", "generate").click()
     wait_for(lambda: "denoising" in browser.find_element("tag name", "body").text, JOB_TIMEOUT,
              "the denoising did not start", browser, app)  # fmt: skip
-    shoot(browser, "7-running")
+    shoot(browser, "9-running")
     assert status_after(browser, "cancel", app, 30) == (
         "Cancelled: the job stops after the current window; nothing of it is kept."
     )
@@ -305,4 +327,4 @@ def test_cancel_stops_the_job_and_leaves_no_file(app, browser, shared_data):
     assert sorted(p.name for p in app.outputs.rglob("*") if ".previews" not in p.parts) == before
     assert not list(app.outputs.rglob("*.partial.mp4"))
     assert "job cancelled: nothing was kept" in app.output()
-    shoot(browser, "8-cancelled")
+    shoot(browser, "10-cancelled")

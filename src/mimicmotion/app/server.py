@@ -64,7 +64,8 @@ def serve(
         share=share,
         inbrowser=False,
         allowed_paths=[str(store.root), *(str(folder) for folder in folders)],
-        max_file_size=f"{limits.max_upload_mb:g}mb",
+        # in bytes, MB counted as Gradio's message counts them (2^20); a bigger file is refused in the page
+        max_file_size=int(limits.max_upload_mb * 2**20),
         quiet=True,
         prevent_thread_lock=True,
     )

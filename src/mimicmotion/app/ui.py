@@ -36,6 +36,7 @@ from mimicmotion.errors import MimicMotionError
 
 log = logging.getLogger("mimicmotion")
 MAX_EXAMPLES = 12
+HEIGHT = 360  # pixels of each picture and video in the page
 
 
 @dataclass
@@ -78,7 +79,7 @@ def build(app: AppState) -> gr.Blocks:
                     type="filepath",
                     label="Photo of a person",
                     sources=["upload"],
-                    height=360,
+                    height=HEIGHT,
                     elem_id="photo",
                 )
                 photo_info = gr.Markdown(elem_id="photo-info")
@@ -104,12 +105,14 @@ def build(app: AppState) -> gr.Blocks:
             cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel")
         status = gr.Markdown(elem_id="status")
         with gr.Row():
-            skeleton = gr.Image(label="Reference with its skeleton", interactive=False, elem_id="skeleton")
-            poses = gr.Video(label="Retargeted poses", interactive=False, elem_id="pose-video")
+            skeleton = gr.Image(
+                label="Reference with its skeleton", interactive=False, height=HEIGHT, elem_id="skeleton"
+            )
+            poses = gr.Video(label="Retargeted poses", interactive=False, height=HEIGHT, elem_id="pose-video")
         with gr.Row():
-            result = gr.Video(label="Result", interactive=False, elem_id="result")
+            result = gr.Video(label="Result", interactive=False, height=HEIGHT, elem_id="result")
             side_by_side = gr.Video(
-                label="Reference | pose | result", interactive=False, elem_id="side-by-side"
+                label="Reference | pose | result", interactive=False, height=HEIGHT, elem_id="side-by-side"
             )
         strip = gr.Image(
             label="Window layout: Y-T slice, window boundaries marked red below",

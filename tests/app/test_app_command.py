@@ -81,3 +81,11 @@ def test_cancel_stops_the_generation_after_a_window_and_leaves_nothing(shared_da
     assert denoised == [0, 1]  # stopped at the next window: 10 frames make 2 windows, x 3 steps
     assert [total for stage, _, total in seen if stage == "denoising"] == [6, 6]
     assert list((tmp_path / "outputs").iterdir()) == []
+
+
+def test_serving_beyond_this_machine_is_warned_about_and_a_free_port_is_found():
+    from mimicmotion.app.server import exposure_warning, free_port
+
+    assert exposure_warning("127.0.0.1") is None and exposure_warning("localhost") is None
+    assert "whoever can reach this machine's port can use its GPU" in exposure_warning("0.0.0.0")
+    assert 0 < free_port("127.0.0.1") < 65536

@@ -18,6 +18,16 @@ log = logging.getLogger("mimicmotion")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+def exposure_warning(host: str) -> str | None:
+    """What serving on `host` exposes, when it is not this machine alone."""
+    if host in LOCAL_HOSTS:
+        return None
+    return (
+        f"warning: serving on {host}: whoever can reach this machine's port can use its GPU and see every "
+        "job's files; an ssh tunnel to 127.0.0.1 is safer (see the README)"
+    )
+
+
 def free_port(host: str) -> int:
     """A port nothing listens on now (the system's choice)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -51,12 +61,9 @@ def serve(
     gr.set_static_paths([str(folder) for folder in folders])
     page = build(app)
     page.queue(default_concurrency_limit=1)
-    if host not in LOCAL_HOSTS:
-        print(
-            f"warning: serving on {host}: anyone who can reach this machine can use its GPU and see every "
-            "job's files; an ssh tunnel to 127.0.0.1 is safer (see the README)",
-            file=sys.stderr,
-        )
+    warning = exposure_warning(host)
+    if warning:
+        print(warning, file=sys.stderr)
     port = port or free_port(host)
     page.launch(
         server_name=host,

@@ -54,6 +54,7 @@ def test_bad_app_options_are_one_line_before_anything_starts(args, capsys):
 
 
 @pytest.mark.usefixtures("mediapipe")
+@pytest.mark.slow
 def test_cancel_stops_the_generation_after_a_window_and_leaves_nothing(shared_data, tiny_weights, tmp_path):
     from mimicmotion.animate import shared_loader
     from mimicmotion.app.jobs import JobStore

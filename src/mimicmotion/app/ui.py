@@ -206,7 +206,7 @@ def build(app: AppState) -> gr.Blocks:
         def request_cancel(request: gr.Request):
             cancel = app.running.get(request.session_hash if request is not None else "")
             if cancel is None:
-                return "Nothing of yours is running; a job waiting in line was taken out of it."
+                return "Nothing of yours is running (a job of yours waiting in line, if any, left the line)."
             cancel.set()
             return "Cancelled: the job stops after the current window; nothing of it is kept."
 

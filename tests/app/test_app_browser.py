@@ -277,6 +277,12 @@ def test_upload_preview_generate_and_the_job_in_the_history(
     try:
         open_page(browser, again)
         wait_for(lambda: job_id in text(browser, "history"), 30, "the job is not in the history", browser)
+        # a past job, chosen in the history, is shown again with its files and settings
+        browser.find_element("css selector", "#job input").click()
+        offered = lambda: [o for o in browser.find_elements("css selector", "#job li") if o.text == job_id]  # noqa: E731
+        wait_for(offered, 10, "the job is not offered", browser)[0].click()
+        assert video_state(browser, "result")["duration"] == pytest.approx(result["duration"], abs=0.01)
+        wait_for(lambda: '"max_frames": 4' in text(browser, "record"), 30, "no settings of the job", browser)
         shoot(browser, "5-history-after-restart")
         # its limits: files of at most 3 MB (the GIF has 3.8), videos of at most 1 s (the mp4 lasts longer)
         upload(browser, "driving", shared_data / "dance_576x1024_19f.gif")
@@ -289,6 +295,14 @@ def test_upload_preview_generate_and_the_job_in_the_history(
         refused = wait_for(lambda: text(browser, "driving-info"), 30, "no video description", browser)
         assert "this app takes videos of at most 1 s (--max-seconds): cut it shorter first" in refused
         shoot(browser, "7-video-too-long")
+        # the example shipped with the package, picked from the examples
+        browser.find_element("xpath", "//*[normalize-space(text())='dance.mp4']").click()
+        wait_for(
+            lambda: text(browser, "photo-info").startswith("reference.jpg: "), 30, "no example photo", browser
+        )
+        # its video read, and longer than this app's --max-seconds 1
+        wait_for(lambda: "the driving video lasts 1.9 s" in text(browser, "driving-info"), 30,
+                 "the example video was not read", browser)  # fmt: skip
     finally:
         again.stop()
 

@@ -118,7 +118,7 @@ def generate(
         # A photo without a person fails here, before the model is loaded (as in `animate`).
         reference_pose(prepare_reference(image, s.resolution), detector, Path(s.ref).name)
         stop_if_cancelled()
-        report("loading the model", 0, 0, "the first job of the app loads it")
+        report("loading the model", 0, 0, "(the first job only: it is kept for the next)")
         pipe = load(s)
         stop_if_cancelled()
         report("poses", 0, 0, "")

@@ -34,6 +34,7 @@ COMMANDS = {
     "compare": "generate with some animate options varied (same seed) and show the videos side by side",
     "compare-fusion": "generate with the official, progressive and average fusion and compare their "
     "smoothness",
+    "app": "a local web app: upload, preview the poses, generate, download, see past jobs",
     "env": "print versions, devices and cached weights, to paste into a bug report",
 }
 

@@ -163,6 +163,31 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Declared:
+    """One setting of a settings class as declared: what a form (the app's) needs to show it."""
+
+    name: str
+    kind: Any  # the field's type, e.g. int, int | None, tuple[str, ...]
+    default: Any
+    spec: Option
+    spelling: str  # the command-line spelling, e.g. "--max-frames"
+
+    @property
+    def shown_default(self) -> str:
+        """The default as the command line's --help writes it (a tuple: comma-separated)."""
+        return "" if self.default is None else _shown(self.default)
+
+
+def declared(cls: type, *, leave_out: Iterable[str] = ()) -> list[Declared]:
+    """The settings `cls` declares with `option`, in the order of `add_options` (its own fields first)."""
+    leave_out = set(leave_out)
+    kinds = _field_types(cls)
+    chosen = [f for f in fields(cls) if _KEY in f.metadata and f.name not in leave_out]
+    chosen.sort(key=lambda f: _declaring_depth(cls, f.name))
+    return [Declared(f.name, kinds[f.name], _default(f), _spec(f), _spelling(f)) for f in chosen]
+
+
 # ------------------------------------------------------------------------------------------ values
 
 

@@ -1,0 +1,73 @@
+"""The app's inputs: what a photo or a video is as read, the limits on them, and the folders files may
+come from."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mimicmotion.errors import MimicMotionError
+from mimicmotion.video import probe_video, read_image
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".gif")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one job may ask for: the size of an upload (Gradio refuses bigger ones in the page) and the
+    length of the driving video."""
+
+    max_upload_mb: float
+    max_seconds: float
+
+
+def describe_photo(path: str | os.PathLike) -> str:
+    """One line: the photo's size as read (EXIF orientation applied); a MimicMotionError if unreadable."""
+    image = read_image(path)
+    return f"{Path(path).name}: {image.shape[1]} x {image.shape[0]} pixels"
+
+
+def describe_video(path: str | os.PathLike, limits: Limits | None = None) -> str:
+    """One line: the video's size, frame count, duration and frame rate as read; a MimicMotionError if it
+    does not decode or is longer than `limits` allow."""
+    info = probe_video(path)
+    seconds = info.num_frames / info.fps
+    if limits is not None:
+        check_duration(seconds, limits)
+    return (
+        f"{Path(path).name}: {info.width} x {info.height} pixels, {info.num_frames} frames, "
+        f"{seconds:.2f} s at {info.fps:g} fps"
+    )
+
+
+def check_duration(seconds: float, limits: Limits) -> None:
+    if seconds > limits.max_seconds:
+        raise MimicMotionError(
+            f"the driving video lasts {seconds:.1f} s; this app takes videos of at most "
+            f"{limits.max_seconds:g} s (--max-seconds): cut it shorter first"
+        )
+
+
+def check_source(path: str | os.PathLike, roots: Iterable[str | os.PathLike]) -> Path:
+    """`path`, resolved, if it lies in one of the folders `roots` (uploads, examples, outputs); a
+    MimicMotionError otherwise: the page never reads other files of the server."""
+    resolved = Path(path).resolve()
+    for root in roots:
+        if resolved.is_relative_to(Path(root).resolve()):
+            return resolved
+    raise MimicMotionError(f"{Path(path).name} is not an upload, an example or an output of this app")
+
+
+def example_media(folders: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
+    """(photos, videos) in the example folders, by name."""
+    photos, videos = [], []
+    for folder in folders:
+        for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else ():
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                photos.append(path)
+            elif path.suffix.lower() in VIDEO_SUFFIXES:
+                videos.append(path)
+    return photos, videos

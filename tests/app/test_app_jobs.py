@@ -1,0 +1,80 @@
+"""The app's output folder and history, its limits and the folders it reads from. No Gradio needed."""
+
+import json
+
+import pytest
+
+from mimicmotion.app.jobs import JobStore
+from mimicmotion.app.media import Limits, check_source, describe_photo, describe_video, example_media
+from mimicmotion.errors import MimicMotionError
+
+
+def test_a_finished_job_is_in_the_history_of_a_new_store_on_the_same_folder(tmp_path):
+    store = JobStore(tmp_path / "outputs")
+    with store.running() as folder:
+        (folder / "result.mp4").write_bytes(b"video")
+        job = store.finish(folder, {"photo": "me.jpg", "frames": 4, "settings": {"steps": 2}})
+    assert not folder.exists() and job.result.read_bytes() == b"video"
+    again = JobStore(tmp_path / "outputs")  # the app restarted
+    (listed,) = again.history()
+    assert listed.id == job.id and listed.record["frames"] == 4
+    assert json.loads((listed.folder / "job.json").read_text())["settings"] == {"steps": 2}
+    assert listed.summary()[:3] == [job.id, job.record["finished"], "me.jpg"]
+    assert again.job(job.id).folder == job.folder
+
+
+def test_a_job_that_fails_or_is_cancelled_leaves_nothing(tmp_path):
+    store = JobStore(tmp_path)
+    with pytest.raises(KeyboardInterrupt), store.running() as folder:
+        (folder / "result.mp4").write_bytes(b"half a video")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == [] and store.history() == []
+
+
+def test_what_a_killed_app_left_is_removed_at_the_next_start(tmp_path):
+    (tmp_path / ".running-20260101-000000-abcdef").mkdir()
+    (tmp_path / ".running-20260101-000000-abcdef" / "result.mp4").write_bytes(b"half")
+    store = JobStore(tmp_path)
+    store.preview_folder()
+    store.clean()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_files_are_read_only_from_the_apps_folders(tmp_path):
+    uploads, outputs = tmp_path / "uploads", tmp_path / "outputs"
+    (uploads / "x").mkdir(parents=True)
+    outputs.mkdir()
+    assert check_source(uploads / "x" / "me.jpg", [uploads, outputs]) == (uploads / "x" / "me.jpg").resolve()
+    for outside in (tmp_path / "secret.jpg", uploads / ".." / "secret.jpg", "/etc/passwd"):
+        with pytest.raises(MimicMotionError, match="not an upload, an example or an output"):
+            check_source(outside, [uploads, outputs])
+
+
+def test_inputs_are_described_as_read_and_a_long_video_is_refused(shared_data):
+    assert describe_photo(shared_data / "ref_demo1.jpg") == "ref_demo1.jpg: 1080 x 1920 pixels"
+    gif = shared_data / "dance_576x1024_19f.gif"
+    assert describe_video(gif, Limits(10, 60)) == (
+        "dance_576x1024_19f.gif: 576 x 1024 pixels, 19 frames, 1.90 s at 10 fps"
+    )
+    with pytest.raises(MimicMotionError) as error:
+        describe_video(gif, Limits(10, 1.5))
+    assert str(error.value) == (
+        "the driving video lasts 1.9 s; this app takes videos of at most 1.5 s (--max-seconds): cut it "
+        "shorter first"
+    )
+
+
+def test_a_file_that_is_no_video_is_one_line(tmp_path):
+    fake = tmp_path / "dance.mp4"
+    fake.write_bytes(b"not a video")
+    with pytest.raises(MimicMotionError) as error:
+        describe_video(fake)
+    assert "\n" not in str(error.value)
+
+
+def test_example_media_are_the_photos_and_videos_of_the_folders(tmp_path):
+    for name in ("b.mp4", "a.jpg", "c.gif", "notes.txt", "d.png"):
+        (tmp_path / name).write_bytes(b"")
+    photos, videos = example_media([tmp_path, tmp_path / "missing"])
+    assert [p.name for p in photos] == ["a.jpg", "d.png"]
+    assert [p.name for p in videos] == ["b.mp4", "c.gif"]

@@ -24,7 +24,7 @@ from mimicmotion.settings import Declared, convert, declared
 #   the page does not name folders of the server);
 # - the console and interrupted runs: the page shows its own progress and has a cancel button;
 # - side by side: the app always writes the result and the side-by-side video.
-INPUTS = ("ref", "driving", "out")
+INPUTS = ("ref", "driving", "poses", "out")
 SERVER = ("base_model", "checkpoint", "device", "dtype", "offload", "dwpose_dir")
 NOT_IN_FORM = (*INPUTS, *SERVER, "quiet", "resume", "side_by_side")
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from mimicmotion.config import DTYPE_NAMES, AnimateSettings
-from mimicmotion.controls import DECODE_CHUNK_SIZE, check_controls, check_solver, parse_sigmas
+from mimicmotion.controls import check_controls, check_solver, parse_sigmas
 from mimicmotion.devices import MPS_FALLBACK, mps_fallback_enabled, mps_supports_bf16, mps_unavailable_reason
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.parallel import launched, local_device_index
@@ -95,9 +95,11 @@ def check_inputs(settings: AnimateSettings) -> None:
     check_controls(s.pose_strength, s.ref_strength, s.pose_interval, s.cfg_until, s.init_noise)
     check_solver(s.scheduler)
     parse_sigmas(s.sigmas)
-    if not 0 <= s.decode_overlap < DECODE_CHUNK_SIZE:
+    if s.decode_chunk < 1:
+        raise MimicMotionError(f"decode-chunk must be at least 1, got {s.decode_chunk}")
+    if not 0 <= s.decode_overlap < s.decode_chunk:
         raise MimicMotionError(
-            f"decode-overlap must be at least 0 and below the decoding chunk of {DECODE_CHUNK_SIZE} frames, "
+            f"decode-overlap must be at least 0 and below the decoding chunk of {s.decode_chunk} frames, "
             f"got {s.decode_overlap}"
         )
     if s.pose_backend not in BACKENDS:
@@ -109,8 +111,17 @@ def check_inputs(settings: AnimateSettings) -> None:
     if s.dtype not in DTYPE_NAMES:
         raise MimicMotionError(f"unknown dtype {s.dtype!r}; choose one of {', '.join(DTYPE_NAMES)}")
     device = execution_device(s)
-    if s.offload and device.type != "cuda":
+    check_device_options(s, device)
+
+
+def check_device_options(s: AnimateSettings, device: torch.device) -> None:
+    """The options that only mean something on a CUDA GPU, refused elsewhere rather than ignored."""
+    if s.offload != "none" and device.type != "cuda":
         raise MimicMotionError("--offload moves idle parts of the model to the CPU; it needs --device cuda")
+    if s.vram == "auto" and device.type != "cuda":
+        raise MimicMotionError("--vram auto plans for a GPU's free memory; it needs --device cuda")
+    if s.tf32 and (device.type != "cuda" or execution_dtype(s, device) != torch.float32):
+        raise MimicMotionError("--tf32 speeds up fp32 on a CUDA GPU; it needs --device cuda and --dtype fp32")
 
 
 def execution_device(s: AnimateSettings) -> torch.device:
@@ -218,7 +229,7 @@ def animate(
         beside = inputs if s.side_by_side else None
         write_video(
             s.out,
-            video_frames(pipe, result.frames, s.decode_overlap),
+            video_frames(pipe, result.frames, s.decode_overlap, s.decode_chunk),
             count,
             output_fps(s),
             beside,
@@ -252,11 +263,33 @@ def load_pipeline(s: AnimateSettings):
     if s.quiet:
         _silence_loading_progress()
     pipe = MimicMotionPipeline.from_pretrained(s.base_model, checkpoint=s.checkpoint, torch_dtype=dtype)
-    if s.offload:
+    if s.offload == "model":
         pipe.enable_model_cpu_offload(device=device)
+    elif s.offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
     else:
         pipe.to(device)
+    if s.forward_chunking:
+        pipe.unet.enable_forward_chunking()  # frame by frame, in the spatial and the temporal layers
+    if s.tf32:
+        torch.backends.cuda.matmul.fp32_precision = "tf32"
+        torch.backends.cudnn.conv.fp32_precision = "tf32"
+    if s.compile:
+        compile_models(pipe)
     return pipe
+
+
+def compile_models(pipe) -> None:
+    """`torch.compile` the unet's blocks and the VAE decoder, where the time goes; compiled at their first
+    call (`mimicmotion.estimate` makes that call and says how long it took).
+
+    Block by block rather than the whole unet: the pose features enter through a hook on its `conv_in`,
+    a hook a whole-model graph would have to be compiled again for at every call.
+    """
+    unet = pipe.unet
+    for block in (*unet.down_blocks, unet.mid_block, *unet.up_blocks):
+        block.compile()
+    pipe.vae.decoder.compile()
 
 
 def shared_loader() -> Callable[[AnimateSettings], Any]:
@@ -264,7 +297,8 @@ def shared_loader() -> Callable[[AnimateSettings], Any]:
     loaded: dict[tuple, Any] = {}
 
     def load(s: AnimateSettings):
-        key = (s.base_model, s.checkpoint, s.device, s.dtype, s.offload)
+        key = (s.base_model, s.checkpoint, s.device, s.dtype, s.offload, s.forward_chunking, s.compile)
+        key += (s.tf32,)
         if key not in loaded:
             loaded.clear()  # one model in memory at a time
             loaded[key] = load_pipeline(s)

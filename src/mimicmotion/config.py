@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mimicmotion.controls import INIT_NOISES, NAMED_SIGMAS, SOLVERS, step_count
+from mimicmotion.controls import DECODE_CHUNK_SIZE, INIT_NOISES, NAMED_SIGMAS, SOLVERS, step_count
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.modes import OFFLOADS, VRAM_CHOICES, Mode
 from mimicmotion.pose.backends import BACKENDS, DEFAULT_BACKEND
 from mimicmotion.pose.extract import DEFAULT_STRIDE
 from mimicmotion.pose.reference import DEFAULT_RESOLUTION, RESOLUTION_MULTIPLE
@@ -188,7 +189,8 @@ class AnimateSettings(PoseSettings):
     )
     decode_overlap: int = option(
         0,
-        "frames shared by consecutive decoding chunks of 8, blended linearly (0: the released chunking)",
+        "frames shared by consecutive decoding chunks (--decode-chunk), blended linearly (0: the released "
+        "chunking)",
         metavar="K",
     )
     fps: str = option(
@@ -209,7 +211,45 @@ class AnimateSettings(PoseSettings):
         "auto (CUDA, else Apple's MPS, else CPU), cpu, cuda, cuda:N or mps (Apple silicon)",
         metavar="DEVICE",
     )
-    offload: bool = option(False, "keep idle model parts on the CPU (CUDA only; less GPU memory, slower)")
+    offload: str = option(
+        "none",
+        "model parts kept on the CPU while idle (CUDA only): none; model (each model moves to the GPU when "
+        "it runs: only the largest one's weights there at a time, a little slower); sequential (each layer "
+        "moves when it runs: the least GPU memory, much slower)",
+        choices=OFFLOADS,
+        metavar="MODE",
+    )
+    cfg_batch: bool = option(
+        False,
+        "the unconditional and conditional passes of a window in one unet call (faster on a GPU with memory "
+        "to spare; the released code runs them one after the other)",
+    )
+    forward_chunking: bool = option(
+        False, "the unet's feed-forward layers run frame by frame (a lower GPU memory peak, a little slower)"
+    )
+    decode_chunk: int = option(
+        DECODE_CHUNK_SIZE,
+        f"frames per VAE decoding call ({DECODE_CHUNK_SIZE}: released; fewer lowers the decoding memory "
+        "peak, but the temporal decoder then sees other clips, so the frames change)",
+        metavar="N",
+    )
+    compile: bool = option(
+        False,
+        "torch.compile the unet's blocks and the VAE decoder: faster passes after a compilation of a minute "
+        "or more (measured and said before sampling)",
+    )
+    tf32: bool = option(
+        False,
+        "in fp32 on a CUDA GPU of the Ampere generation or later, matmuls and convolutions in TF32 (much "
+        "faster, about 1e-3 relative error)",
+    )
+    vram: str = option(
+        "off",
+        "auto: before loading, choose the fastest mode (--cfg-batch, --offload, --forward-chunking) that the "
+        "planner estimates to fit the GPU's free memory, and say which; off: the options as given",
+        choices=VRAM_CHOICES,
+        metavar="off|auto",
+    )
     side_by_side: bool = option(False, "write reference | pose | result side by side")
     resume: bool = option(
         False, "continue the interrupted run that was writing --out, from the state it saved beside it"
@@ -222,6 +262,11 @@ class AnimateSettings(PoseSettings):
     def motion(self) -> Path | None:
         """Where the poses come from: the pose file of --poses, else --driving."""
         return self.poses if self.poses is not None else self.driving
+
+    @property
+    def mode(self) -> Mode:
+        """The speed and memory levers of these settings (`mimicmotion.modes`)."""
+        return Mode(self.cfg_batch, self.offload, self.forward_chunking, self.decode_chunk)
 
     @property
     def step_count(self) -> int:

@@ -1,10 +1,12 @@
 """What a run will cost, said before it is paid: the time and peak memory of `animate` on this device.
 
-There is no model of each device's speed to ask (issue 12's planner has not landed), so the estimate is
-measured: `measure` times one unet pass on one window of the run's size (and PoseNet, and one decoded
-chunk) on the loaded pipeline, and `extrapolate` scales that to the whole run with plain arithmetic. The
-measurement draws its random inputs from a generator of its own and changes no state of the pipeline,
-so the run that follows samples exactly what it would have sampled without it.
+The estimate is measured on the loaded pipeline: `measure` times one unet pass on one window of the run's
+size (one call of two passes with --cfg-batch), PoseNet, and one decoding chunk, and `extrapolate` scales
+that to the whole run with plain arithmetic. (`mimicmotion.planner` estimates without weights nor GPU,
+from a model of each GPU; this is what the device at hand does.) The measurement draws its random inputs
+from a generator of its own and changes no state of the pipeline, so the run that follows samples exactly
+what it would have sampled without it. With --compile, its first calls compile the models; that time is
+measured apart and said apart.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mimicmotion.animate import DTYPES
 from mimicmotion.config import AnimateSettings
 from mimicmotion.models.conditioning import added_time_ids, conditioned_prediction
 from mimicmotion.pipeline import DECODE_CHUNK_SIZE
+from mimicmotion.pose_features import HOST_BUDGET
 from mimicmotion.sampling import guided_steps
 from mimicmotion.units import counted, format_duration, format_size
 from mimicmotion.windows import plan_windows
@@ -50,6 +53,9 @@ class RunPlan:
     guided_steps: int
     latent_frame_bytes: int  # one frame of latents in the unet's dtype
     decode_overlap: int = 0  # frames decoded twice at each cut between decoding chunks
+    decode_chunk: int = DECODE_CHUNK_SIZE  # frames per decoding call
+    cfg_batch: bool = False  # a guided step's two passes of a window in one unet call
+    compiled: bool = False  # the models were loaded for torch.compile (--compile)
 
     @property
     def unet_passes(self) -> int:
@@ -59,13 +65,13 @@ class RunPlan:
     def decoded_frames(self) -> int:
         """Frames the VAE decodes: the reference frame 0 too (not written), and the overlaps twice."""
         total = self.frames + 1
-        advance = DECODE_CHUNK_SIZE - self.decode_overlap
-        cuts = -(-max(0, total - DECODE_CHUNK_SIZE) // advance)
+        advance = self.decode_chunk - self.decode_overlap
+        cuts = -(-max(0, total - self.decode_chunk) // advance)
         return total + cuts * self.decode_overlap
 
     def passes_text(self) -> str:
         if self.guided_steps == self.steps:
-            return "2 unet passes (guidance)"
+            return "2 unet passes (guidance" + (", in one call: --cfg-batch)" if self.cfg_batch else ")")
         if self.guided_steps == 0:
             return "1 unet pass (no guidance)"
         saved = (self.steps - self.guided_steps) * self.windows
@@ -79,12 +85,20 @@ class RunPlan:
 class Measurement:
     """One window's work, measured on this device."""
 
-    pose_seconds: float  # PoseNet on one window (once per window and step)
+    pose_seconds: float  # PoseNet on one window
     unet_seconds: float  # one unet pass on one window
     decode_seconds: float  # the VAE decoding `decode_frames` frames
     decode_frames: int
     peak_bytes: int  # the most memory seen in use: GPU memory on CUDA, the process's RAM otherwise
     memory: str  # "GPU memory" or "RAM"
+    pose_bytes: int = 0  # PoseNet's features of one window
+    pair_seconds: float | None = None  # one unet call of both passes on one window (--cfg-batch)
+    compile_seconds: float | None = None  # the first calls, which compiled the models (--compile)
+
+    @property
+    def guided_seconds(self) -> float:
+        """A guided step's passes on one window."""
+        return 2 * self.unet_seconds if self.pair_seconds is None else self.pair_seconds
 
 
 @dataclass(frozen=True)
@@ -97,13 +111,19 @@ class Estimate:
     def line(self) -> str:
         """The plan and its cost in one line, labelled as the extrapolation it is."""
         p, m = self.plan, self.measured
+        if m.pair_seconds is None:
+            measured = f"one measured pass: {format_duration(m.unet_seconds)} per unet pass"
+        else:
+            measured = f"one measured call: {format_duration(m.pair_seconds)} per unet call of 2 passes"
+        compiled = ""
+        if m.compile_seconds is not None:
+            compiled = f"; compiling took {format_duration(m.compile_seconds)}, paid once and not counted"
         return (
             f"plan: {p.device} {p.dtype}, {counted(p.frames, 'frame')} at {p.width}x{p.height}, "
             f"{counted(p.windows, 'window')} of {p.window_frames} frames, {counted(p.steps, 'step')} x "
             f"{p.passes_text()}: about {format_duration(self.seconds)} and "
-            f"{format_size(self.peak_bytes)} peak {m.memory} (extrapolated from one measured pass: "
-            f"{format_duration(m.unet_seconds)} per unet pass, {format_duration(m.decode_seconds)} to decode "
-            f"{m.decode_frames} frames)"
+            f"{format_size(self.peak_bytes)} peak {m.memory} (extrapolated from {measured}, "
+            f"{format_duration(m.decode_seconds)} to decode {m.decode_frames} frames{compiled})"
         )
 
     def advice(self) -> str | None:
@@ -140,15 +160,24 @@ def run_plan(pipe: Any, s: AnimateSettings, frames: int, size: tuple[int, int]) 
         else 0,
         latent_frame_bytes=latent_values * torch.finfo(dtype).bits // 8,
         decode_overlap=s.decode_overlap,
+        decode_chunk=s.decode_chunk,
+        cfg_batch=s.cfg_batch,
+        compiled=s.compile,
     )
 
 
 def extrapolate(plan: RunPlan, measured: Measurement) -> Estimate:
     """The whole run's time and peak memory from one window's measurement."""
-    window_steps = plan.steps * plan.windows
+    # PoseNet runs once for each window whose features are kept (`mimicmotion.pose_features`: on a GPU,
+    # taken to be all of them), at every step for the others.
+    kept = plan.windows
+    if not plan.device.startswith("cuda") and measured.pose_bytes:
+        kept = min(plan.windows, HOST_BUDGET // measured.pose_bytes)
+    pose_calls = kept + (plan.windows - kept) * plan.steps
+    unguided = plan.steps - plan.guided_steps
     seconds = (
-        window_steps * measured.pose_seconds
-        + plan.unet_passes * measured.unet_seconds
+        pose_calls * measured.pose_seconds
+        + plan.windows * (plan.guided_steps * measured.guided_seconds + unguided * measured.unet_seconds)
         + plan.decoded_frames / measured.decode_frames * measured.decode_seconds
     )
     # Besides one window's work (measured), a denoising step holds latent tensors of the whole video: the
@@ -181,20 +210,42 @@ def measure(pipe: Any, plan: RunPlan) -> Measurement:
     timestep = torch.tensor(1.0, device=device, dtype=dtype)
 
     def unet_pass(pose: torch.Tensor) -> torch.Tensor:
+        if plan.cfg_batch:  # both passes in one call, as the sampler makes it
+            pair = torch.cat([torch.zeros_like(pose), pose])
+            return conditioned_prediction(
+                pipe.unet, latents.repeat(2, 1, 1, 1, 1), timestep, image_latents.repeat(2, 1, 1, 1),
+                embeddings.repeat(2, 1, 1), time_ids.repeat(2, 1), pair,
+            )  # fmt: skip
         return conditioned_prediction(pipe.unet, latents, timestep, image_latents, embeddings, time_ids, pose)
+
+    decode_frames = min(plan.decode_chunk, plan.frames + 1)
+    chunk = noise(1, decode_frames, channels, h, w)
+
+    def decode() -> list[torch.Tensor]:
+        return list(pipe.decode_latents(chunk, plan.decode_chunk))
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    compile_seconds = None
+    if plan.compiled:
+        # The first calls compile the unet's blocks and the decoder: paid once, timed apart.
+        compile_seconds = _timed(lambda: (unet_pass(pipe.pose_net(pictures)), decode()), device)[0]
+    elif device.type == "cuda":
         # The first call on a GPU also chooses kernels and loads them (and, with offload, moves the unet
         # there): not a cost of every pass, so it is left out of the timing.
         unet_pass(pipe.pose_net(pictures))
     pose_seconds, pose = _timed(lambda: pipe.pose_net(pictures), device)
     unet_seconds, _ = _timed(lambda: unet_pass(pose), device)
-    decode_frames = min(DECODE_CHUNK_SIZE, plan.frames + 1)
-    chunk = noise(1, decode_frames, channels, h, w)
-    decode_seconds, _ = _timed(lambda: list(pipe.decode_latents(chunk)), device)
+    decode_seconds, _ = _timed(decode, device)
     peak, memory = _peak_memory(device)
-    return Measurement(pose_seconds, unet_seconds, decode_seconds, decode_frames, peak, memory)
+    pose_bytes = pose.numel() * pose.element_size()
+    # With --cfg-batch, the call measured holds two passes; a step without guidance makes one of half
+    # the batch, taken to cost half.
+    pair_seconds = unet_seconds if plan.cfg_batch else None
+    if plan.cfg_batch:
+        unet_seconds /= 2
+    return Measurement(pose_seconds, unet_seconds, decode_seconds, decode_frames, peak, memory, pose_bytes,
+                       pair_seconds, compile_seconds)  # fmt: skip
 
 
 def estimate_run(pipe: Any, s: AnimateSettings, frames: int, size: tuple[int, int]) -> Estimate:

@@ -6,8 +6,8 @@ inputs (training without mixed precision; with it, validation runs under autocas
 
 1. `pose_inputs`: the reference prepared, the poses detected (or cached), retargeted, smoothed and drawn;
 2. `sample`: the windowed sampler, seeded on the execution device as released;
-3. `video_frames`: the latents decoded a few frames at a time into uint8 frames (truncated, as released),
-   the reference frame 0 left out;
+3. `video_frames`: the latents decoded a few frames at a time (`--decode-chunk`) into uint8 frames
+   (truncated, as released), the reference frame 0 left out;
 4. `write_video`: the frames streamed into an H.264 file, optionally beside the reference and its pose.
 """
 
@@ -24,6 +24,7 @@ import torch
 
 from mimicmotion.audio import AudioSpan
 from mimicmotion.config import AnimateSettings
+from mimicmotion.controls import DECODE_CHUNK_SIZE
 from mimicmotion.parallel import WindowShare
 from mimicmotion.pipeline import MimicMotionPipeline, MimicMotionPipelineOutput, PoseFrameSource, to_uint8
 from mimicmotion.pose import PoseBackend, PoseSequence, build_pose_frames
@@ -127,17 +128,20 @@ def sample(
         pose_interval=s.pose_interval,
         cfg_until=s.cfg_until,
         init_noise=s.init_noise,
+        cfg_batch=s.cfg_batch,
         resume=resume,
         on_step=on_step,
         share=share,
     )
 
 
-def video_frames(pipe: MimicMotionPipeline, latents: torch.Tensor, overlap: int = 0) -> Iterator[np.ndarray]:
-    """The video's RGB uint8 frames (H, W, 3), decoded 8 at a time (chunks sharing `overlap` frames);
-    frame 0 (the reference) is left out."""
+def video_frames(
+    pipe: MimicMotionPipeline, latents: torch.Tensor, overlap: int = 0, chunk_size: int = DECODE_CHUNK_SIZE
+) -> Iterator[np.ndarray]:
+    """The video's RGB uint8 frames (H, W, 3), decoded `chunk_size` at a time (chunks sharing `overlap`
+    frames); frame 0 (the reference) is left out."""
     first = True
-    for chunk in pipe.decode_latents(latents, overlap=overlap):
+    for chunk in pipe.decode_latents(latents, chunk_size, overlap):
         frames = to_uint8(chunk).permute(0, 2, 3, 1).numpy()
         yield from frames[1:] if first else frames
         first = False

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from mimicmotion.controls import DECODE_CHUNK_SIZE
 
 OFFLOADS = ("none", "model", "sequential")
+VRAM_CHOICES = ("off", "auto")
 
 
 @dataclass(frozen=True)

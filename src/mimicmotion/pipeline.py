@@ -29,6 +29,7 @@ from mimicmotion.controls import DECODE_CHUNK_SIZE, check_controls, parse_sigmas
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.loading import cast, load_components
 from mimicmotion.models.conditioning import added_time_ids, conditioned_prediction, pose_input
+from mimicmotion.pose_features import PoseFeatureCache
 from mimicmotion.sampling import SamplerState, Step, denoise
 from mimicmotion.solvers import make_solver, restore_solver_state, set_schedule, solver_state
 from mimicmotion.windows import fusion_weights, plan_windows
@@ -206,6 +207,8 @@ class MimicMotionPipeline(DiffusionPipeline):
         cfg_until: float = 1.0,
         init_noise: str = "tiled",
         decode_overlap: int = 0,
+        cfg_batch: bool = False,
+        pose_feature_budget: int | None = None,
         resume: SamplerState | None = None,
         on_step: Callable[[SamplerState], None] | None = None,
         share: WindowShare | None = None,
@@ -226,7 +229,12 @@ class MimicMotionPipeline(DiffusionPipeline):
         - `cfg_until` P: steps whose progress exceeds P skip the unconditional pass (no guidance there);
         - `init_noise`: "tiled" (released: one window of noise repeated along time) or "independent"
           (the paper's Algorithm 1: noise drawn for every frame);
-        - `decode_overlap` K: decoding chunks share K frames, blended linearly (0: released chunking).
+        - `decode_overlap` K: decoding chunks share K frames, blended linearly (0: released chunking);
+        - `cfg_batch`: a guided step's unconditional and conditional passes of a window in one unet call
+          (batch 2; the same predictions up to float rounding, more memory);
+        - PoseNet's features of each window are computed once and reused at later steps (the same values:
+          they do not depend on the noise), up to `pose_feature_budget` bytes (None: as memory allows,
+          `mimicmotion.pose_features`; 0: recomputed at every step, as released).
 
         To continue an interrupted run: `resume`, a `SamplerState` given by `on_step(state)` (called after
         each step), and the same settings and generator seed. `share`: this process's share of the
@@ -267,11 +275,19 @@ class MimicMotionPipeline(DiffusionPipeline):
             latents = resume.latents.to(device=device, dtype=dtype)
             restore_solver_state(solver, resume.solver, device)
 
+        pose_net_features = PoseFeatureCache(
+            lambda frames: self._pose_features(pose_frames, frames, device, default_dtype),
+            device,
+            pose_feature_budget,
+        )
+
         def denoiser(model_input: torch.Tensor, step: Step, frames: list[int]) -> torch.Tensor:
             pose_features = None
             if pose_interval[0] <= step.progress <= pose_interval[1]:
-                pose_features = (
-                    self._pose_features(pose_frames, frames, device, default_dtype) * pose_strength
+                pose_features = pose_net_features(frames) * pose_strength
+            if step.guided and cfg_batch:
+                return self._guided_prediction(
+                    model_input, step.t, image_latents, image_embeddings, time_ids, pose_features
                 )
             cond = conditioned_prediction(
                 self.unet, model_input, step.t, image_latents, image_embeddings, time_ids, pose_features
@@ -314,6 +330,20 @@ class MimicMotionPipeline(DiffusionPipeline):
             return MimicMotionPipelineOutput(frames=latents, windows=windows)
         video = torch.cat(list(self.decode_latents(latents, decode_chunk_size, decode_overlap)))[None]
         return MimicMotionPipelineOutput(frames=_convert_output(video, output_type), windows=windows)
+
+    def _guided_prediction(
+        self, latents, timestep, image_latents, image_embeddings, time_ids, pose_features
+    ) -> torch.Tensor:
+        """The unconditional and the conditional prediction of a window (batch 2, in that order) from one
+        unet call: the unconditional half sees a zero reference latent, a zero embedding and no pose."""
+        pair = torch.cat([torch.zeros_like(image_latents), image_latents])
+        embeddings = torch.cat([torch.zeros_like(image_embeddings), image_embeddings])
+        if pose_features is not None:
+            pose_features = torch.cat([torch.zeros_like(pose_features), pose_features])
+        return conditioned_prediction(
+            self.unet, latents.repeat(2, 1, 1, 1, 1), timestep, pair, embeddings, time_ids.repeat(2, 1),
+            pose_features,
+        )  # fmt: skip
 
     def _check_inputs(self, pose_frames, output_type: str, fusion: str) -> tuple[int, int, int]:
         if output_type not in OUTPUT_TYPES:

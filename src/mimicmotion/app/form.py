@@ -20,13 +20,17 @@ from mimicmotion.settings import Declared, convert, declared
 
 # Settings the app decides rather than the form:
 # - the inputs and the output: the uploads and the job's folder;
-# - the model: loaded once for every job, from the `mimicmotion app` command line (as are DWPose's files:
-#   the page does not name folders of the server);
+# - the model: loaded once for every job, from the `mimicmotion app` command line with how it is placed
+#   and compiled (as are DWPose's files: the page does not name folders of the server); --vram auto, which
+#   plans one run's size, is for `animate`;
 # - the console and interrupted runs: the page shows its own progress and has a cancel button;
 # - side by side: the app always writes the result and the side-by-side video.
 INPUTS = ("ref", "driving", "poses", "out")
-SERVER = ("base_model", "checkpoint", "device", "dtype", "offload", "dwpose_dir")
-NOT_IN_FORM = (*INPUTS, *SERVER, "quiet", "resume", "side_by_side")
+SERVER = (
+    "base_model", "checkpoint", "device", "dtype", "offload", "forward_chunking", "compile", "tf32",
+    "dwpose_dir",
+)  # fmt: skip
+NOT_IN_FORM = (*INPUTS, *SERVER, "quiet", "resume", "side_by_side", "vram")
 
 # How each kind of value is edited in the page.
 CHECKBOX, DROPDOWN, NUMBER, TEXT = "checkbox", "dropdown", "number", "text"

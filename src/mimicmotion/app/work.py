@@ -132,10 +132,10 @@ def generate(
         fps = output_fps(s)
         writing = Clock("writing", report, cancel)
         writing.start(count)
+        frames = video_frames(pipe, result.frames, s.decode_overlap, s.decode_chunk)
         write_video(
-            s.out, writing.each(video_frames(pipe, result.frames)), count, fps,
-            audio=output_audio(s, inputs.poses), progress=not s.quiet,
-        )  # fmt: skip
+            s.out, writing.each(frames), count, fps, audio=output_audio(s, inputs.poses), progress=not s.quiet
+        )
         layout = window_layout_path(s.out)
         save_window_layout(
             layout, result.windows, len(inputs.poses),

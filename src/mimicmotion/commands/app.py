@@ -80,10 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_model(model: dict) -> None:
     """The device and dtype asked for exist here: said at the start, not at the first job."""
-    from mimicmotion.animate import execution_device
-    from mimicmotion.errors import MimicMotionError
+    from mimicmotion.animate import check_device_options, execution_device
 
     settings = AnimateSettings(**model)
-    execution_device(settings)
-    if settings.offload and execution_device(settings).type != "cuda":
-        raise MimicMotionError("--offload moves idle parts of the model to the CPU; it needs --device cuda")
+    check_device_options(settings, execution_device(settings))

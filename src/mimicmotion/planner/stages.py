@@ -52,16 +52,22 @@ def _dtype(arch: Architecture) -> torch.dtype:
 
 def image_encoder(arch: Architecture, size: Size) -> Trace:
     side = arch.image_encoder.config.image_size
-    return trace(lambda: arch.image_encoder(_empty(1, 3, side, side, dtype=_dtype(arch))).image_embeds)
+    return trace(
+        lambda: arch.image_encoder(_empty(1, 3, side, side, dtype=_dtype(arch))).image_embeds,
+        [arch.image_encoder],
+    )
 
 
 def vae_encoder(arch: Architecture, size: Size) -> Trace:
     picture = lambda: _empty(1, 3, size.height, size.width, dtype=_dtype(arch))  # noqa: E731
-    return trace(lambda: arch.vae.encode(picture()).latent_dist.mode())
+    return trace(lambda: arch.vae.encode(picture()).latent_dist.mode(), [arch.vae])
 
 
 def pose_net(arch: Architecture, size: Size) -> Trace:
-    return trace(lambda: arch.pose_net(_empty(size.frames, 3, size.height, size.width, dtype=_dtype(arch))))
+    return trace(
+        lambda: arch.pose_net(_empty(size.frames, 3, size.height, size.width, dtype=_dtype(arch))),
+        [arch.pose_net],
+    )
 
 
 def unet(
@@ -88,10 +94,10 @@ def unet(
         )
 
     if not chunking:
-        return trace(work, count_flops=count_flops)
+        return trace(work, [model], count_flops=count_flops)
     model.enable_forward_chunking()
     try:
-        return trace(work, count_flops=count_flops, one_chunk=True)
+        return trace(work, [model], count_flops=count_flops, one_chunk=True)
     finally:  # the SVD unet has no disable_forward_chunking
         for block in model.modules():
             if hasattr(block, "set_chunk_feed_forward"):
@@ -104,4 +110,4 @@ def vae_decoder(arch: Architecture, size: Size, chunk: int) -> Trace:
     def work() -> torch.Tensor:
         return arch.vae.decode(_empty(chunk, channels, h, w, dtype=_dtype(arch)), num_frames=chunk).sample
 
-    return trace(work)
+    return trace(work, [arch.vae])

@@ -3,8 +3,9 @@
 Memory: torch's own `torch.distributed._tools.mem_tracker.MemTracker` (a TorchDispatchMode that adds
 the bytes of each new storage and subtracts them when the storage is freed, keyed by storage identity). It
 works with meta tensors on a CPU-only torch, so it is used rather than a tracker of our own. Only storages
-created inside the traced work are counted (the models' weights, made before, are not: the planner adds
-them per offload mode), so the peak is the work's activations, its inputs included.
+MemTracker also counts the weights of the modules that run (it finds them by module hooks, as they first
+run); they are registered before the work starts, so that they count from the start, and taken off, so that
+the peak is the work's activations, its inputs included (the planner adds the weights per offload mode).
 
 Attention: on a GPU diffusers and transformers call `F.scaled_dot_product_attention`, which runs a fused
 (flash or memory-efficient) kernel that never holds the tokens x tokens matrix; on meta SDPA would take the
@@ -16,14 +17,15 @@ makes SDPA return only its output and the small log-sum-exp, as the fused kernel
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
 import torch
 import torch.nn.functional as F
-from torch.distributed._tools.mem_tracker import MemTracker
+from torch import nn
+from torch.distributed._tools.mem_tracker import MemTracker, _MemRefType
 from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -93,16 +95,28 @@ def _feed_forward_one_chunk() -> Iterator[None]:
 
 
 @torch.no_grad()
-def trace(work: Callable[[], Any], *, count_flops: bool = True, one_chunk: bool = False) -> Trace:
+def trace(
+    work: Callable[[], Any],
+    modules: Sequence[nn.Module] = (),
+    *,
+    count_flops: bool = True,
+    one_chunk: bool = False,
+) -> Trace:
     """Run `work` (which makes its own inputs) under no_grad, as inference does, and return its peak live
-    bytes and FLOPs. `one_chunk`: chunked feed-forward layers run as `_one_chunk_feed_forward` (same
-    memory)."""
+    bytes (the weights of `modules`, the models it runs, left out) and FLOPs. `one_chunk`: chunked
+    feed-forward layers run as `_one_chunk_feed_forward` (same memory)."""
     attention = FusedAttention()
     tracker = MemTracker()
     flops = FlopCounterMode(display=False) if count_flops else contextlib.nullcontext()
     chunking = _feed_forward_one_chunk() if one_chunk else contextlib.nullcontext()
+    if modules:
+        tracker.track_external(*modules)
     with tracker, flops, attention, chunking:
         work()
-    peak = sum(snapshot["Total"] for snapshot in tracker.get_tracker_snapshot("peak").values())
+    weights = (_MemRefType.PARAM, _MemRefType.BUFFER)
+    peak = sum(
+        snapshot["Total"] - sum(snapshot.get(kind, 0) for kind in weights)
+        for snapshot in tracker.get_tracker_snapshot("peak").values()
+    )
     counted = flops.get_total_flops() if count_flops else 0
     return Trace(int(peak), int(counted + (attention.flops if count_flops else 0)))

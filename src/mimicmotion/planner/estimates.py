@@ -130,7 +130,9 @@ def plan_run(
     for mode in modes:
         if mode.offload not in OFFLOADS or mode.decode_chunk < 1:
             raise MimicMotionError(f"unknown mode {mode}")
-    windows = plan_windows(frames + 1, tile_size, min(tile_overlap, tile_size - 1))
+    # one window's video has no overlap to check (the default 6 is too large for windows under 11 frames)
+    overlap = tile_overlap if frames + 1 > tile_size else 1
+    windows = plan_windows(frames + 1, tile_size, overlap)
     window_frames = len(windows[0])
     arch = build_architecture(base_model, dtype)
     size = stages.Size(height, width, window_frames)

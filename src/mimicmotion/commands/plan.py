@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from mimicmotion.settings import add_options as add_settings
-from mimicmotion.settings import option, parse
+from mimicmotion.settings import given, option, parse
 
 _DTYPES = ("fp16", "bf16", "fp32")  # mimicmotion.planner.architecture.DTYPES (not imported: torch)
 _OFFLOADS = ("none", "model", "sequential")  # mimicmotion.modes.OFFLOADS
@@ -32,9 +32,9 @@ class Planning:
     tile_overlap: int = option(6, "frames shared by adjacent windows", metavar="N")
     guidance: bool = option(True, "classifier-free guidance (two unet predictions per step)")
     vram_gib: float | None = option(None, "mark the modes that fit in this much GPU memory", metavar="GIB")
-    cfg_batch: bool | None = option(None, "also estimate this mode option (see animate)")
+    cfg_batch: bool = option(False, "also estimate a mode with the two predictions in one batch")
     offload: str | None = option(None, "also estimate a mode with this offload", choices=_OFFLOADS)
-    forward_chunking: bool | None = option(None, "also estimate a mode with unet forward chunking")
+    forward_chunking: bool = option(False, "also estimate a mode with unet forward chunking")
     decode_chunk: int | None = option(None, "also estimate a mode with this VAE decode chunk", metavar="N")
 
 
@@ -66,16 +66,9 @@ def run(args: argparse.Namespace) -> int:
     elif gpu.lower() == "none":
         gpu = None
     modes = list(MODES)
-    asked = {
-        name: value
-        for name, value in (
-            ("cfg_batch", options.cfg_batch),
-            ("offload", options.offload),
-            ("forward_chunking", options.forward_chunking),
-            ("decode_chunk", options.decode_chunk),
-        )
-        if value is not None
-    }
+    # the mode options given on the command line: one more row when they name a mode not in MODES
+    levers = ("cfg_batch", "offload", "forward_chunking", "decode_chunk")
+    asked = {name: value for name, value in given(args, Planning).items() if name in levers}
     if asked and Mode(**asked) not in modes:
         modes.append(Mode(**asked))
     plan = plan_run(

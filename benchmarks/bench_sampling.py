@@ -7,8 +7,8 @@ released code.
     # the real SVD-xt-1.1 architecture with random weights (no download), every mode, and the released
     # pipeline on the same weights: 576x1024, one 72-frame window, 3 steps
     python benchmarks/bench_sampling.py --random-full-size --modes all --side-by-side --device cuda
-    # a CPU smoke run: the full architecture at a quarter of its width, 64x64 frames, 4-frame windows
-    python benchmarks/bench_sampling.py --random-full-size --scale 4 --resolution 64 --width 64 \\
+    # a CPU smoke run (tests/test_bench_sampling.py): the full depth at an eighth of the width, 64x64 frames
+    python benchmarks/bench_sampling.py --random-full-size --scale 8 --resolution 64 --width 64 \\
         --frames 4 --tile-size 4 --tile-overlap 1 --steps 2 --side-by-side
     python benchmarks/bench_sampling.py --tiny --frames 16 --resolution 256   # tiny random weights
 
@@ -31,15 +31,17 @@ ratios ours / released (its defaults are the "released" mode).
 Inputs are random (a random reference image and random pose pictures): speed and memory do not depend on
 the content. A step is one scheduler step: every window through the unet (twice with guidance) plus the
 fusion; s/window-step is the mean step time (the first step, which also holds the reference encoding and
-any warm-up, is left out when there are two or more steps) divided by the windows. Sampling is from the
-call to the last step's end, decoding the VAE decoding of every frame. Peak memory is the accelerator's
-peak allocated and reserved memory on CUDA (reset per mode), and on the CPU the process's peak resident
-set size, which only grows (the weights are built in a child process, so it holds loading and sampling).
+any warm-up, is left out when there are two or more steps) divided by the windows. Sampling is the whole
+sampler call (encoding and every step), decoding the VAE decoding of every frame. Peak memory covers
+sampling and decoding of each run, with the weights in place (loading is not in it): on CUDA the
+accelerator's peak allocated and reserved memory, on the CPU the process's peak resident set (VmHWM, reset
+per run on Linux; the random weights are built in a child process, so their building is not in it).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import itertools
 import json
@@ -220,6 +222,8 @@ def random_weights(args: argparse.Namespace, device: torch.device) -> tuple[Path
     They are written by a child process: the parent's peak memory then holds loading and sampling only.
     """
     folder = Path(args.weights) if args.weights else Path(tempfile.mkdtemp(prefix="mimicmotion-random-"))
+    if not args.weights:  # 4 to 9 GB at full size: not left behind in the temporary folder
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
     disk_dtype = "fp32" if args.dtype_name == "fp32" else "fp16"
     wanted = {"scale": args.scale, "dtype": disk_dtype, "seed": 0}
     note = folder / WEIGHTS_NOTE
@@ -251,6 +255,29 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def peak_rss_gib() -> float:
+    """This process's peak resident set size: VmHWM on Linux (its own memory; ru_maxrss would also count
+    what the parent process held before this one was started, as Linux keeps it across exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kilobytes on Linux, where it is read
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak resident set size (Linux: writing 5 to /proc/self/clear_refs resets VmHWM)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def run_mode(pipe: Any, inputs: Any, settings: AnimateSettings, mode: Mode, frames_file: Path | None) -> dict:
     """Sample and decode once with `settings`; the timings and peak memory of that run."""
     from mimicmotion.generation import sample
@@ -266,6 +293,7 @@ def run_mode(pipe: Any, inputs: Any, settings: AnimateSettings, mode: Mode, fram
         return step(*a, **k)
 
     gc.collect()
+    reset_peak_rss()
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -296,7 +324,7 @@ def run_mode(pipe: Any, inputs: Any, settings: AnimateSettings, mode: Mode, fram
         "decode_s": decoded - sampled,
         "frames_shape": list(frames.shape),
         "finite": bool(torch.isfinite(frames).all()),
-        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_rss_gib": peak_rss_gib(),
     }
     if cuda:
         result["peak_allocated_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
@@ -392,7 +420,7 @@ def main() -> None:
     size = parser.add_argument_group("work")
     size.add_argument("--frames", type=int, default=73, help="frames including the reference frame 0")
     size.add_argument("--resolution", type=int, default=576, help="frame height; the width follows 9:16")
-    size.add_argument("--width", type=int, help="frame width instead of the 9:16 one (a multiple of 64)")
+    size.add_argument("--width", type=int, help="frame width instead of the 9:16 one")
     size.add_argument("--steps", type=int, default=3)
     size.add_argument("--tile-size", type=int, default=72)
     size.add_argument("--tile-overlap", type=int, default=6)
@@ -476,6 +504,7 @@ def main() -> None:
     inputs = PoseInputs(reference, torch.from_numpy(poses).permute(0, 3, 1, 2).contiguous(), poses=None)
     args.windows = len(plan_windows(args.frames, args.tile_size, args.tile_overlap))
     work = Path(tempfile.mkdtemp(prefix="mimicmotion-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     frames_dir = Path(args.save_frames) if args.save_frames else None
     if frames_dir is not None:
         frames_dir.mkdir(parents=True, exist_ok=True)
@@ -515,8 +544,6 @@ def main() -> None:
             row["time_ratio"] = row["per_window_step_s"] / released["per_window_step_s"]
             row["memory_ratio"] = memory_of(row) / memory_of(released)
     print_table(rows, released, device.type == "cuda")
-    if device.type != "cuda":
-        print("(on the CPU, peak RSS is the process's peak so far: it never goes down between modes)")
     if args.json:
         Path(args.json).write_text(json.dumps({"modes": rows, "released": released}, indent=2))
 

@@ -35,6 +35,7 @@ COMMANDS = {
     "compare-fusion": "generate with the official, progressive and average fusion and compare their "
     "smoothness",
     "app": "a local web app: upload, preview the poses, generate, download, see past jobs",
+    "plan": "estimate a run's peak GPU memory and time for each mode (no weights or GPU needed)",
     "env": "print versions, devices and cached weights, to paste into a bug report",
 }
 

@@ -75,6 +75,14 @@ WEIGHTS_NOTE = "random-weights.json"  # what a --weights folder was written with
 # ----------------------------------------------------------------------------- modes
 
 
+def recompute_pose_features() -> None:
+    """No room to keep PoseNet's features in (`mimicmotion.pose_features`): every window's are recomputed at
+    every step, as the released sampler does."""
+    from mimicmotion.pose_features import PoseFeatureCache
+
+    PoseFeatureCache._room = lambda self: 0
+
+
 def settings_for(mode: Mode, base: AnimateSettings) -> AnimateSettings:
     """`base` with the speed and memory levers of `mode` (every lever set, whatever `base` had)."""
     return base.replace(
@@ -449,6 +457,12 @@ def main() -> None:
         "--tf32", action="store_true", help="TF32 matmuls in fp32 (AnimateSettings.tf32), in every mode"
     )
     run.add_argument(
+        "--recompute-pose",
+        action="store_true",
+        help="PoseNet at every step for every window, as released (its features not kept): what keeping "
+        "them saves",
+    )
+    run.add_argument(
         "--side-by-side",
         action="store_true",
         help="also run the released pipeline on the same weights, inputs and settings",
@@ -466,6 +480,8 @@ def main() -> None:
     if args.side_by_side and not args.random_full_size:
         parser.error("--side-by-side needs --random-full-size (weights both loaders read)")
     modes = parse_modes(args.modes)
+    if args.recompute_pose:
+        recompute_pose_features()
 
     from mimicmotion.animate import execution_device, execution_dtype, load_pipeline
     from mimicmotion.generation import PoseInputs

@@ -307,6 +307,13 @@ ERRORS = {
     ),
     "init noise": (lambda d: {"--init-noise": "fresh"}, "--init-noise must be one of tiled, independent"),
     "decode overlap": (lambda d: {"--decode-overlap": "8"}, "decode-overlap must be at least 0 and below"),
+    "decode chunk": (lambda d: {"--decode-chunk": "0"}, "decode-chunk must be at least 1, got 0"),
+    "decode overlap of a shorter chunk": (
+        lambda d: {"--decode-chunk": "4", "--decode-overlap": "4"},
+        "below the decoding chunk of 4 frames",
+    ),
+    "offload": (lambda d: {"--offload": "disk"}, "--offload must be one of none, model, sequential"),
+    "vram": (lambda d: {"--vram": "8"}, "--vram must be one of off, auto"),
     "poses not a pose file": (lambda d: {"--poses": garbage(d, "poses.mp4")}, "--poses takes a pose .npz"),
     "poses unreadable": (lambda d: {"--poses": garbage(d, "poses.npz")}, "poses.npz"),
 }
@@ -324,12 +331,24 @@ def test_bad_input_gives_one_line_and_exit_code_2(case, good, tmp_path, capsys):
     assert not Path(options["--out"]).exists() and not list(tmp_path.glob(".*partial*"))
 
 
-def test_offload_needs_cuda(good, capsys):
+@pytest.mark.parametrize(
+    "flags, phrase",
+    [
+        (
+            ["--offload", "model"],
+            "--offload moves idle parts of the model to the CPU; it needs --device cuda",
+        ),
+        (["--offload", "sequential"], "--offload moves idle parts"),
+        (["--vram", "auto"], "--vram auto plans for a GPU's free memory; it needs --device cuda"),
+        (["--tf32"], "--tf32 speeds up fp32 on a CUDA GPU; it needs --device cuda and --dtype fp32"),
+    ],
+)
+def test_gpu_options_need_cuda(good, flags, phrase, capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     options = [x for pair in good.items() for x in pair]
-    code, err = run_error(["animate", *options, "--offload", *FAST], capsys)
-    assert code == 2 and "--offload" in err
+    code, err = run_error(["animate", *options, *flags, *FAST], capsys)
+    assert code == 2 and phrase in err and len(err.splitlines()) == 1
 
 
 def test_config_with_several_cases_needs_an_output_folder(shared_data, weights, tmp_path, capsys):

@@ -44,19 +44,17 @@ def fresh_pipe(tiny_weights):
 
 
 class UnetCalls:
-    """Records, for every unet call, its timestep and whether pose features were added."""
+    """Records, for every unet call, its timestep and whether pose features were added (they are added to
+    the output of the unet's conv_in by a hook of that call)."""
 
     def __init__(self, pipe):
         self.calls = []
         self.pose_calls = 0
         pipe.unet.register_forward_pre_hook(self._unet, with_kwargs=True)
-        pipe.pose_net.register_forward_hook(self._pose)
 
     def _unet(self, module, args, kwargs):
         self.calls.append(float(args[1]))
-
-    def _pose(self, module, args, output):
-        self.pose_calls += 1
+        self.pose_calls += bool(module.conv_in._forward_hooks)
 
 
 # ------------------------------------------------------------------------------------ strengths

@@ -1,6 +1,7 @@
 """The cost of a run, said before it is paid: the arithmetic, the measurement, and what `animate` does
 with it (--dry-run, the question before a long run, --yes)."""
 
+import dataclasses
 import io
 import sys
 
@@ -13,6 +14,7 @@ from mimicmotion.commands import animate as command
 from mimicmotion.config import EXAMPLE_DRIVING, EXAMPLE_REF, AnimateSettings
 from mimicmotion.estimate import Estimate, Measurement, RunPlan, extrapolate, measure, run_plan
 from mimicmotion.generation import driving_frame_count, pose_inputs
+from mimicmotion.pose_features import HOST_BUDGET
 from mimicmotion.units import format_duration, format_size
 
 FAST = ["--resolution", "128", "--steps", "1", "--tile-size", "8", "--tile-overlap", "2"]
@@ -31,13 +33,40 @@ MEASURED = Measurement(
 
 def test_extrapolation_of_a_measured_window():
     guided = extrapolate(plan(), MEASURED)
-    # 10 steps x 3 windows: PoseNet 30 x 0.5 s, unet 60 passes x 2 s; 20 frames decoded at 4 s per 8
-    assert guided.seconds == pytest.approx(15 + 120 + 10)
+    # 10 steps x 3 windows: PoseNet once per window (its features kept) 3 x 0.5 s, unet 60 passes x 2 s;
+    # 20 frames decoded at 4 s per 8
+    assert guided.seconds == pytest.approx(1.5 + 120 + 10)
     # the whole video's latents: latents, scaled input, and a running sum and its zeros per prediction
     assert guided.peak_bytes == 10**9 + 6 * 20 * 1000
     unguided = extrapolate(plan(guided_steps=0), MEASURED)
-    assert unguided.seconds == pytest.approx(15 + 60 + 10)
+    assert unguided.seconds == pytest.approx(1.5 + 60 + 10)
     assert unguided.peak_bytes == 10**9 + 4 * 20 * 1000
+
+
+def test_pose_features_beyond_the_host_budget_are_recomputed_at_every_step():
+    # one window's features fill the budget: window 1 once, windows 2 and 3 at each of the 10 steps
+    big = dataclasses.replace(MEASURED, pose_bytes=HOST_BUDGET)
+    assert extrapolate(plan(), big).seconds == pytest.approx(21 * 0.5 + 120 + 10)
+    # on a GPU the features are taken to fit
+    assert extrapolate(plan(device="cuda:0"), big).seconds == pytest.approx(1.5 + 120 + 10)
+
+
+def test_cfg_batch_counts_one_call_per_guided_window_step():
+    # 4 steps, the first 3 guided: 3 x 3 windows calls of both passes at 3 s, 3 single passes at 2 s
+    paired = dataclasses.replace(MEASURED, pair_seconds=3.0)
+    estimate = extrapolate(plan(steps=4, guided_steps=3, cfg_batch=True), paired)
+    assert estimate.seconds == pytest.approx(1.5 + 9 * 3.0 + 3 * 2.0 + 10)
+    assert "(guidance, in one call: --cfg-batch)" not in estimate.line()  # not every step is guided
+    line = extrapolate(plan(cfg_batch=True), paired).line()
+    assert "2 unet passes (guidance, in one call: --cfg-batch)" in line
+    assert "one measured call: 3 s per unet call of 2 passes" in line
+
+
+def test_compile_time_is_said_apart_and_not_counted():
+    compiled = dataclasses.replace(MEASURED, compile_seconds=65.0)
+    estimate = extrapolate(plan(compiled=True), compiled)
+    assert estimate.seconds == extrapolate(plan(), MEASURED).seconds
+    assert "compiling took 1 min, paid once and not counted" in estimate.line()
 
 
 def test_the_plan_line_says_what_runs_and_that_it_is_extrapolated():
@@ -104,10 +133,13 @@ def test_cfg_until_counts_the_unconditional_passes_it_saves(tiny_pipe):
         (7, 3, 8),
         (19, 2, 24),
         (20, 4, 21 + 4 * 4),
-    ],  # 20 frames, chunks at 0, 6, 12; 21: 0, 4, .., 16
+        (19, (4, 2), 20 + 8 * 2),
+        (19, (4, 0), 20),
+    ],  # 20 frames, chunks at 0, 6, 12; 21: 0, 4, .., 16; chunks of 4 sharing 2: at 0, 2, .., 16
 )
 def test_overlapping_decoding_chunks_decode_their_shared_frames_twice(frames, overlap, decoded):
-    assert plan(frames=frames, decode_overlap=overlap).decoded_frames == decoded
+    chunk, overlap = overlap if isinstance(overlap, tuple) else (8, overlap)
+    assert plan(frames=frames, decode_overlap=overlap, decode_chunk=chunk).decoded_frames == decoded
 
 
 def test_measuring_changes_nothing_the_sampler_computes(tiny_pipe):
@@ -166,6 +198,12 @@ def test_dry_run_says_the_plan_and_writes_nothing(weights, folder, tmp_path, cap
     assert main(["animate", "--example", "--dry-run", *weights, *FAST]) == 0
     said = capsys.readouterr().out
     assert "plan: cpu fp32, 19 frames at 128x192, 3 windows of 8 frames, 1 step x 2 unet passes" in said
+    # the planner's estimates of every mode, for this run's size and the weights' architecture
+    assert "size: 192x128 (height x width), 8 frames per window, 19 frames in 3 window(s), 1 step," in said
+    assert "dtype: fp32; GPU: none (no times)" in said
+    assert any(
+        line.split("  ")[0].strip() == "--offload sequential --forward-chunking" for line in said.splitlines()
+    )
     assert "wrote" not in said
     assert list(folder.iterdir()) == [] and not (tmp_path / "cache").exists()
 

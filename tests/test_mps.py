@@ -107,7 +107,7 @@ def test_devices_the_pipeline_is_not_written_for_are_refused(mps):
 
 
 def test_offload_stays_cuda_only(mps, inputs):
-    message = one_line_error(lambda: check_inputs(inputs.replace(device="mps", offload=True)))
+    message = one_line_error(lambda: check_inputs(inputs.replace(device="mps", offload="model")))
     assert "--offload" in message and "--device cuda" in message
 
 

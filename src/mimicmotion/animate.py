@@ -207,8 +207,10 @@ def animate(
         # detected again with the driving poses; that costs a fraction of a second).
         reference = prepare_reference(image, s.resolution)
         reference_pose(reference, detector, str(s.ref))
+        frames = driving_frame_count(s)
+        s = planned(s, frames, reference.shape[:2], dry_run)
         pipe = (load or load_pipeline)(s)
-        estimate = estimate_run(pipe, s, driving_frame_count(s), reference.shape[:2])
+        estimate = estimate_run(pipe, s, frames, reference.shape[:2])
         if dry_run or (proceed is not None and not proceed(estimate)):
             return None
         with share.main_first() if share is not None else contextlib.nullcontext():
@@ -247,6 +249,32 @@ def animate(
     return Path(s.out)
 
 
+def planned(s: AnimateSettings, frames: int, size: tuple[int, int], dry_run: bool) -> AnimateSettings:
+    """The settings in the mode `--vram auto` chooses for the GPU's free memory; on a dry run, the
+    planner's estimates of every mode are logged too (`mimicmotion plan`)."""
+    if s.vram != "auto" and not dry_run:
+        return s
+    from mimicmotion.planner import header, table
+    from mimicmotion.planner.for_run import fitting_settings, plan_settings
+
+    device = execution_device(s)
+    log.info("planning: the real-size models traced on PyTorch's meta device (no weights needed)")
+    try:
+        plan = plan_settings(s, frames, size, device, execution_dtype(s, device))
+    except MimicMotionError as error:
+        if s.vram == "auto":
+            raise
+        log.warning("no planner table: %s", error)  # a dry run still measures the run
+        return s
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
+    if dry_run:
+        for line in (*header(plan), *table(plan, None if free is None else free / 2**30)):
+            log.info("%s", line)
+    if s.vram == "auto":
+        s = fitting_settings(s, plan, free)
+    return s
+
+
 def load_pipeline(s: AnimateSettings):
     """The pipeline for these settings, on the chosen device and dtype (weights checked strictly)."""
     from mimicmotion.pipeline import MimicMotionPipeline
@@ -271,9 +299,9 @@ def load_pipeline(s: AnimateSettings):
         pipe.to(device)
     if s.forward_chunking:
         pipe.unet.enable_forward_chunking()  # frame by frame, in the spatial and the temporal layers
-    if s.tf32:
-        torch.backends.cuda.matmul.fp32_precision = "tf32"
-        torch.backends.cudnn.conv.fp32_precision = "tf32"
+    if s.tf32:  # process-wide; convolutions are TF32 by PyTorch's default already, matmuls are not
+        torch.set_float32_matmul_precision("high")
+        torch.backends.cudnn.allow_tf32 = True
     if s.compile:
         compile_models(pipe)
     return pipe

@@ -235,18 +235,19 @@ class AnimateSettings(PoseSettings):
     )
     compile: bool = option(
         False,
-        "torch.compile the unet's blocks and the VAE decoder: faster passes after a compilation of a minute "
-        "or more (measured and said before sampling)",
+        "torch.compile the unet's blocks and the VAE decoder: faster passes after a compilation paid once "
+        "per process (timed and said apart before sampling)",
     )
     tf32: bool = option(
         False,
-        "in fp32 on a CUDA GPU of the Ampere generation or later, matmuls and convolutions in TF32 (much "
-        "faster, about 1e-3 relative error)",
+        "in fp32 on a CUDA GPU of the Ampere generation or later, matmuls in TF32, as convolutions already "
+        "are (much faster, about 1e-3 relative error)",
     )
     vram: str = option(
         "off",
-        "auto: before loading, choose the fastest mode (--cfg-batch, --offload, --forward-chunking) that the "
-        "planner estimates to fit the GPU's free memory, and say which; off: the options as given",
+        "auto: before loading, choose the fastest mode (--cfg-batch, --offload, --forward-chunking; "
+        "--decode-chunk 4, which changes the frames, only when nothing else fits) that the planner estimates "
+        "to fit the GPU's free memory, and say which (CUDA only); off: the options as given",
         choices=VRAM_CHOICES,
         metavar="off|auto",
     )

@@ -32,7 +32,6 @@ class PoseFeatureCache:
         self._kept: dict[tuple[int, ...], torch.Tensor] = {}
         self._kept_bytes = 0
         self._requests = 0
-        self.computed = 0  # PoseNet calls made
 
     def __call__(self, frames: list[int]) -> torch.Tensor:
         key = tuple(frames)
@@ -40,7 +39,6 @@ class PoseFeatureCache:
         if key in self._kept:
             return self._kept[key]
         features = self._compute(frames)
-        self.computed += 1
         size = features.numel() * features.element_size()
         # The first request comes before any unet pass: its memory peak is not known yet.
         if self._requests > 1 and self._kept_bytes + size <= self._room():

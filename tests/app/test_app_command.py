@@ -29,7 +29,16 @@ def _helps(command):
 
 def test_the_model_options_are_those_of_animate_with_the_same_help():
     app, animate = _helps("app"), _helps("animate")
-    for flag in ("--base-model", "--checkpoint", "--device", "--dtype", "--offload", "--dwpose-dir"):
+    model = (
+        "--base-model",
+        "--checkpoint",
+        "--device",
+        "--dtype",
+        "--offload",
+        "--forward-chunking",
+        "--compile",
+    )
+    for flag in (*model, "--tf32", "--dwpose-dir"):
         assert app[flag] == animate[flag]
     assert {
         "--host",

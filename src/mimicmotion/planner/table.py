@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mimicmotion.planner.estimates import GIB, RunEstimate
 from mimicmotion.planner.gpus import ACHIEVED_FRACTION, CUDA_OVERHEAD_BYTES
-from mimicmotion.units import format_duration
+from mimicmotion.units import counted, format_duration
 
 _PARAMETER_NAMES = {"unet": "unet", "vae": "VAE", "image_encoder": "image encoder", "pose_net": "PoseNet"}
 
@@ -28,7 +28,7 @@ def header(plan: RunEstimate) -> list[str]:
     return [
         f"architecture: {plan.architecture} ({parameters} parameters)",
         f"size: {plan.height}x{plan.width} (height x width), {plan.window_frames} frames per window, "
-        f"{plan.frames} frames in {plan.windows} window(s), {plan.steps} steps, {guidance}",
+        f"{plan.frames} frames in {plan.windows} window(s), {counted(plan.steps, 'step')}, {guidance}",
         f"dtype: {plan.dtype}; GPU: {gpu}",
         f"unet: {unet / 1e12:.1f} TFLOP per pass ({unet / plan.window_frames / 1e12:.2f} per frame); "
         f"memory includes {CUDA_OVERHEAD_BYTES / GIB:.2f} GiB of CUDA context and allocator overhead",

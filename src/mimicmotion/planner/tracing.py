@@ -25,9 +25,16 @@ from unittest import mock
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributed._tools.mem_tracker import MemTracker, _MemRefType
 from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
+
+from mimicmotion.errors import MimicMotionError
+
+try:  # a private module of torch, absent from its builds without torch.distributed
+    from torch.distributed._tools.mem_tracker import MemTracker, _MemRefType
+except ImportError as missing:
+    MemTracker = _MemRefType = None
+    _MISSING = str(missing)
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,11 @@ def trace(
     """Run `work` (which makes its own inputs) under no_grad, as inference does, and return its peak live
     bytes (the weights of `modules`, the models it runs, left out) and FLOPs. `one_chunk`: chunked
     feed-forward layers run as `_one_chunk_feed_forward` (same memory)."""
+    if MemTracker is None:
+        raise MimicMotionError(
+            f"the planner needs torch's memory tracker (torch.distributed._tools.mem_tracker), which this "
+            f"torch {torch.__version__} lacks ({_MISSING})"
+        )
     attention = FusedAttention()
     tracker = MemTracker()
     flops = FlopCounterMode(display=False) if count_flops else contextlib.nullcontext()

@@ -19,11 +19,16 @@ import json
 import resource
 import sys
 import time
-import types
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
 import torch
+
+# The released loading (its own loader for fp16, the same components in float32 otherwise), shared with the
+# oracle tests, which run the released code the same way.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "oracle"))
+from released_sampler import load_pipeline
 
 
 def main(spec_path: str) -> None:
@@ -143,42 +148,6 @@ def peak_rss_gib() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kilobytes on Linux, where it is read
-
-
-def load_pipeline(spec: dict):
-    """fp16: the released loader itself (it reads the fp16 variant files of the VAE and image encoder).
-    fp32: the same components, all in float32 (as tests/oracle/released_sampler.py builds them)."""
-    if spec["dtype"] == "fp16":
-        from mimicmotion.utils.loader import create_pipeline
-
-        config = types.SimpleNamespace(base_model_path=spec["base"], ckpt_path=spec["checkpoint"])
-        pipeline = create_pipeline(config, spec["device"])
-    else:
-        from diffusers.models import AutoencoderKLTemporalDecoder
-        from diffusers.schedulers import EulerDiscreteScheduler
-        from mimicmotion.modules.pose_net import PoseNet
-        from mimicmotion.modules.unet import UNetSpatioTemporalConditionModel
-        from mimicmotion.pipelines.pipeline_mimicmotion import MimicMotionPipeline
-        from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
-
-        base = spec["base"]
-        unet = UNetSpatioTemporalConditionModel.from_config(
-            UNetSpatioTemporalConditionModel.load_config(base, subfolder="unet")
-        )
-        pose_net = PoseNet(noise_latent_channels=unet.config.block_out_channels[0])
-        state = torch.load(spec["checkpoint"], map_location="cpu")
-        unet.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("unet.")})
-        pose_net.load_state_dict({k[9:]: v for k, v in state.items() if k.startswith("pose_net.")})
-        pipeline = MimicMotionPipeline(
-            vae=AutoencoderKLTemporalDecoder.from_pretrained(base, subfolder="vae"),
-            image_encoder=CLIPVisionModelWithProjection.from_pretrained(base, subfolder="image_encoder"),
-            unet=unet,
-            scheduler=EulerDiscreteScheduler.from_pretrained(base, subfolder="scheduler"),
-            feature_extractor=CLIPImageProcessor.from_pretrained(base, subfolder="feature_extractor"),
-            pose_net=pose_net,
-        )
-    pipeline.set_progress_bar_config(disable=True)
-    return pipeline
 
 
 if __name__ == "__main__":

@@ -33,29 +33,30 @@ MEASURED = Measurement(
 
 def test_extrapolation_of_a_measured_window():
     guided = extrapolate(plan(), MEASURED)
-    # 10 steps x 3 windows: PoseNet once per window (its features kept) 3 x 0.5 s, unet 60 passes x 2 s;
-    # 20 frames decoded at 4 s per 8
-    assert guided.seconds == pytest.approx(1.5 + 120 + 10)
+    # 10 steps x 3 windows: PoseNet once per window (its features kept), the first window twice (its first
+    # features come before the first pass): 4 x 0.5 s; unet 60 passes x 2 s; 20 frames decoded at 4 s per 8
+    assert guided.seconds == pytest.approx(2 + 120 + 10)
     # the whole video's latents: latents, scaled input, and a running sum and its zeros per prediction
     assert guided.peak_bytes == 10**9 + 6 * 20 * 1000
     unguided = extrapolate(plan(guided_steps=0), MEASURED)
-    assert unguided.seconds == pytest.approx(1.5 + 60 + 10)
+    assert unguided.seconds == pytest.approx(2 + 60 + 10)
     assert unguided.peak_bytes == 10**9 + 4 * 20 * 1000
 
 
 def test_pose_features_beyond_the_host_budget_are_recomputed_at_every_step():
-    # one window's features fill the budget: window 1 once, windows 2 and 3 at each of the 10 steps
+    # one window's features fill the budget: the second window's are kept (the first's come before any
+    # pass), the two others computed at each of the 10 steps
     big = dataclasses.replace(MEASURED, pose_bytes=HOST_BUDGET)
     assert extrapolate(plan(), big).seconds == pytest.approx(21 * 0.5 + 120 + 10)
     # on a GPU the features are taken to fit
-    assert extrapolate(plan(device="cuda:0"), big).seconds == pytest.approx(1.5 + 120 + 10)
+    assert extrapolate(plan(device="cuda:0"), big).seconds == pytest.approx(2 + 120 + 10)
 
 
 def test_cfg_batch_counts_one_call_per_guided_window_step():
     # 4 steps, the first 3 guided: 3 x 3 windows calls of both passes at 3 s, 3 single passes at 2 s
     paired = dataclasses.replace(MEASURED, pair_seconds=3.0)
     estimate = extrapolate(plan(steps=4, guided_steps=3, cfg_batch=True), paired)
-    assert estimate.seconds == pytest.approx(1.5 + 9 * 3.0 + 3 * 2.0 + 10)
+    assert estimate.seconds == pytest.approx(2 + 9 * 3.0 + 3 * 2.0 + 10)
     assert "(guidance, in one call: --cfg-batch)" not in estimate.line()  # not every step is guided
     line = extrapolate(plan(cfg_batch=True), paired).line()
     assert "2 unet passes (guidance, in one call: --cfg-batch)" in line

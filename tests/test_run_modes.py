@@ -12,13 +12,14 @@ import torch.nn.functional as F
 from diffusers.models.attention_processor import AttnProcessor2_0
 from torch.overrides import TorchFunctionMode
 
-from mimicmotion.animate import load_pipeline
+from mimicmotion.animate import check_device_options, load_pipeline
 from mimicmotion.config import AnimateSettings
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.estimate import measure, run_plan
 from mimicmotion.generation import PoseInputs, sample, video_frames
 from mimicmotion.modes import MODES, Mode
 from mimicmotion.planner.for_run import fitting_settings, plan_settings
+from mimicmotion.pose_features import PoseFeatureCache
 
 H, W = 32, 48
 
@@ -96,6 +97,25 @@ def test_pose_net_runs_once_per_window_and_the_frames_stay_the_same(tiny_pipe):
     one_window = 4 * tiny_pipe.unet.config.block_out_channels[0] * (H // 8) * (W // 8) * 4
     _, limited_calls = run(pose_feature_budget=one_window)
     assert limited_calls == 1 + (windows - 1) * steps  # window 2 kept (window 1 came first)
+
+
+def test_kept_pose_features_are_freed_before_decoding(tiny_pipe, monkeypatch):
+    events = []
+    clear, decode = PoseFeatureCache.clear, type(tiny_pipe).decode_latents
+    monkeypatch.setattr(PoseFeatureCache, "clear", lambda self: events.append("clear") or clear(self))
+    monkeypatch.setattr(
+        type(tiny_pipe), "decode_latents", lambda *a, **k: events.append("decode") or decode(*a, **k)
+    )
+    image = torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(0))
+    tiny_pipe(image, pose_inputs().pose_frames, tile_size=4, tile_overlap=2, num_inference_steps=2)
+    assert events == ["clear", "decode"]
+
+
+def test_compile_is_refused_with_sequential_offload():
+    settings = AnimateSettings(compile=True, offload="sequential")
+    with pytest.raises(MimicMotionError, match="--compile does not go with --offload sequential"):
+        check_device_options(settings, torch.device("cuda"))
+    check_device_options(settings.replace(offload="model"), torch.device("cuda"))  # accepted
 
 
 def test_forward_chunking_runs_the_feed_forward_layers_frame_by_frame_with_the_same_frames(
@@ -194,8 +214,9 @@ def test_vram_auto_takes_the_fastest_mode_that_fits(tiny_plan, caplog):
     assert [m.mode for m in plan.modes] == list(MODES)
     peaks = {m.mode: m.peak_bytes for m in plan.modes}
     # no GPU times here: the fastest is taken to be the first of MODES that fits
-    roomy = fitting_settings(settings, plan, max(peaks.values()))
+    roomy = fitting_settings(settings.replace(decode_chunk=2), plan, max(peaks.values()))
     assert roomy.mode == MODES[0] and "--vram auto: --cfg-batch" in caplog.text
+    assert "changes the frames" not in caplog.text  # back to the released decoding chunk
     leanest = min(peaks, key=peaks.__getitem__)
     tight = fitting_settings(settings, plan, peaks[leanest])
     assert tight.mode == leanest == Mode(offload="sequential", forward_chunking=True, decode_chunk=4)

@@ -122,6 +122,9 @@ def check_device_options(s: AnimateSettings, device: torch.device) -> None:
         raise MimicMotionError("--vram auto plans for a GPU's free memory; it needs --device cuda")
     if s.tf32 and (device.type != "cuda" or execution_dtype(s, device) != torch.float32):
         raise MimicMotionError("--tf32 speeds up fp32 on a CUDA GPU; it needs --device cuda and --dtype fp32")
+    if s.compile and s.offload == "sequential":
+        # accelerate's hooks move every layer's weights in and out, inside the graphs compile would trace
+        raise MimicMotionError("--compile does not go with --offload sequential; use --offload model or none")
 
 
 def execution_device(s: AnimateSettings) -> torch.device:
@@ -299,9 +302,10 @@ def load_pipeline(s: AnimateSettings):
         pipe.to(device)
     if s.forward_chunking:
         pipe.unet.enable_forward_chunking()  # frame by frame, in the spatial and the temporal layers
-    if s.tf32:  # process-wide; convolutions are TF32 by PyTorch's default already, matmuls are not
-        torch.set_float32_matmul_precision("high")
-        torch.backends.cudnn.allow_tf32 = True
+    if device.type == "cuda":
+        # Process-wide, so set either way: a pipeline loaded after one with --tf32 gets what it asks for.
+        # Convolutions run in TF32 by PyTorch's default already; matmuls do not.
+        torch.set_float32_matmul_precision("high" if s.tf32 else "highest")
     if s.compile:
         compile_models(pipe)
     return pipe

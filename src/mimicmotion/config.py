@@ -236,7 +236,8 @@ class AnimateSettings(PoseSettings):
     compile: bool = option(
         False,
         "torch.compile the unet's blocks and the VAE decoder: faster passes after a compilation paid once "
-        "per process (timed and said apart before sampling)",
+        "per process and input shape (the first is timed and said apart before sampling); not with --offload "
+        "sequential",
     )
     tf32: bool = option(
         False,

@@ -169,11 +169,14 @@ def run_plan(pipe: Any, s: AnimateSettings, frames: int, size: tuple[int, int]) 
 def extrapolate(plan: RunPlan, measured: Measurement) -> Estimate:
     """The whole run's time and peak memory from one window's measurement."""
     # PoseNet runs once for each window whose features are kept (`mimicmotion.pose_features`: on a GPU,
-    # taken to be all of them), at every step for the others.
+    # taken to be all of them), at every step for the others. When all are kept, the first window's
+    # features are computed twice: its first come before any pass has shown how much memory there is.
     kept = plan.windows
     if not plan.device.startswith("cuda") and measured.pose_bytes:
         kept = min(plan.windows, HOST_BUDGET // measured.pose_bytes)
     pose_calls = kept + (plan.windows - kept) * plan.steps
+    if kept == plan.windows and plan.steps > 1:
+        pose_calls += 1
     unguided = plan.steps - plan.guided_steps
     seconds = (
         pose_calls * measured.pose_seconds

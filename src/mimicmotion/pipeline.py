@@ -324,6 +324,7 @@ class MimicMotionPipeline(DiffusionPipeline):
                 cfg_until,
                 share,
             )
+        pose_net_features.clear()
         self.maybe_free_model_hooks()
 
         if output_type == "latent":

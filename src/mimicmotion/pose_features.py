@@ -46,6 +46,11 @@ class PoseFeatureCache:
             self._kept_bytes += size
         return features
 
+    def clear(self) -> None:
+        """Free the kept features (once sampling is done, before decoding needs the memory)."""
+        self._kept.clear()
+        self._kept_bytes = 0
+
     def _room(self) -> int:
         """The bytes the cache may hold in all."""
         if self._budget is not None:

@@ -71,7 +71,7 @@ def load_pipeline(spec: dict):
         from mimicmotion.utils.loader import create_pipeline
 
         config = types.SimpleNamespace(base_model_path=spec["base"], ckpt_path=spec["checkpoint"])
-        pipeline = create_pipeline(config, "cpu")
+        pipeline = create_pipeline(config, spec.get("device", "cpu"))
     else:
         from diffusers.models import AutoencoderKLTemporalDecoder
         from diffusers.schedulers import EulerDiscreteScheduler

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from mimicmotion.modes import OFFLOADS
 from mimicmotion.settings import add_options as add_settings
 from mimicmotion.settings import given, option, parse
 
 _DTYPES = ("fp16", "bf16", "fp32")  # mimicmotion.planner.architecture.DTYPES (not imported: torch)
-_OFFLOADS = ("none", "model", "sequential")  # mimicmotion.modes.OFFLOADS
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Planning:
     guidance: bool = option(True, "classifier-free guidance (two unet predictions per step)")
     vram_gib: float | None = option(None, "mark the modes that fit in this much GPU memory", metavar="GIB")
     cfg_batch: bool = option(False, "also estimate a mode with the two predictions in one batch")
-    offload: str | None = option(None, "also estimate a mode with this offload", choices=_OFFLOADS)
+    offload: str | None = option(None, "also estimate a mode with this offload", choices=OFFLOADS)
     forward_chunking: bool = option(False, "also estimate a mode with unet forward chunking")
     decode_chunk: int | None = option(None, "also estimate a mode with this VAE decode chunk", metavar="N")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from mimicmotion.config import AnimateSettings
+from mimicmotion.controls import DECODE_CHUNK_SIZE
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.modes import MODES
 from mimicmotion.planner.estimates import RunEstimate, plan_run
@@ -61,16 +62,20 @@ def fitting_settings(s: AnimateSettings, plan: RunEstimate, free_bytes: int) -> 
         format_size(best.peak_bytes),
         format_size(free_bytes),
     )
-    if mode.decode_chunk != s.decode_chunk:
+    if mode.decode_chunk != DECODE_CHUNK_SIZE:
         log.warning(
             "--vram auto: decoding %d frames at a time changes the frames (the temporal decoder sees shorter "
-            "clips)",
+            "clips than the released %d)",
             mode.decode_chunk,
+            DECODE_CHUNK_SIZE,
         )
+    overlap = min(s.decode_overlap, mode.decode_chunk - 1)
+    if overlap != s.decode_overlap:
+        log.warning("--vram auto: --decode-overlap %d, below the decoding chunk", overlap)
     return s.replace(
         cfg_batch=mode.cfg_batch,
         offload=mode.offload,
         forward_chunking=mode.forward_chunking,
         decode_chunk=mode.decode_chunk,
-        decode_overlap=min(s.decode_overlap, mode.decode_chunk - 1),
+        decode_overlap=overlap,
     )

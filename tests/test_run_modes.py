@@ -226,11 +226,13 @@ def test_vram_auto_takes_the_fastest_mode_that_fits(tiny_plan, caplog):
         fitting_settings(settings, plan, peaks[leanest] - 1)
 
 
-def test_a_plan_of_the_settings_mode_adds_its_row(tiny_weights):
+def test_a_plan_has_the_settings_mode_and_the_modes_they_allow(tiny_weights):
     base, _ = tiny_weights
     settings = AnimateSettings(base_model=str(base), tile_size=4, decode_chunk=2)
     plan = plan_settings(settings, 3, (64, 64), torch.device("cpu"), torch.float32)
     assert [m.mode for m in plan.modes] == [*MODES, Mode(decode_chunk=2)] and plan.dtype == "fp32"
+    compiled = plan_settings(settings.replace(compile=True), 3, (64, 64), torch.device("cpu"), torch.float32)
+    assert {m.mode.offload for m in compiled.modes} == {"none", "model"}  # compile refuses sequential
 
 
 @pytest.mark.slow

@@ -24,11 +24,13 @@ def plan_settings(
     s: AnimateSettings, frames: int, size: tuple[int, int], device: torch.device, dtype: torch.dtype
 ) -> RunEstimate:
     """The planner's estimates of the run of `s` (`frames` frames of `size` (height, width), on `device`
-    in `dtype`), for every mode and for the one the settings give."""
+    in `dtype`), for every mode the settings allow and for the one they give."""
     # The architecture is read from a local base folder; a hub id is taken to be SVD-xt (the shipped
     # configs), the architecture every released MimicMotion checkpoint is built on.
     base = s.base_model if Path(s.base_model).is_dir() else None
-    modes = MODES if s.mode in MODES else (*MODES, s.mode)
+    modes = [m for m in MODES if not (s.compile and m.offload == "sequential")]  # see check_device_options
+    if s.mode not in modes:
+        modes.append(s.mode)
     height, width = size
     return plan_run(
         height,

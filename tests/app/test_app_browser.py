@@ -158,7 +158,10 @@ def open_page(driver, app) -> None:
 
 
 def upload(driver, element_id: str, path: Path) -> None:
-    driver.find_element("css selector", f"#{element_id} input[type=file]").send_keys(str(path))
+    # The page renders its components one after another: the input may come after #generate.
+    selector = f"#{element_id} input[type=file]"
+    found = wait_for(lambda: driver.find_elements("css selector", selector), 30, f"no {selector}", driver)
+    found[0].send_keys(str(path))
 
 
 def set_options(driver, values: dict) -> None:

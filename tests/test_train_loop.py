@@ -21,7 +21,14 @@ import numpy as np
 import pytest
 import torch
 from helpers.tiny_models import save_tiny_base
-from helpers.training import prepare_gif, tiny_settings, write_settings
+from helpers.training import (
+    forbid_detectors,
+    given_poses,
+    prepare_gif,
+    tiny_settings,
+    write_settings,
+    write_test_video,
+)
 
 from mimicmotion.cli import main
 from mimicmotion.errors import MimicMotionError
@@ -183,6 +190,63 @@ def test_validation_frames_are_what_animate_makes_of_the_same_inputs(tmp_path, d
     # the smallest change of settings, moves every frame by about 20 levels.
     assert max(mean_differences(validation, animated)) < 4
     assert min(mean_differences(other_seed, animated)) > 10
+
+
+def test_given_pose_backend_moves_the_known_pose_into_the_prepared_image():
+    from mimicmotion.pose import GivenPoseBackend, PoseSequence
+    from mimicmotion.pose.types import absent_points
+
+    points = absent_points(1, 128)
+    points[0, :3] = [[0.5, 0.5, 0.9], [0.25, 0.25, 0.8], [0.1, 0.75, 0.7]]  # the rest absent
+    pose = PoseSequence.from_points(points, 100, 200, 0.0, [-1])  # an image 100 wide, 200 high
+    with GivenPoseBackend(pose) as backend:
+        same = backend.detect_image(np.zeros((200, 100, 3), np.uint8))
+        # 64 x 64: resized to 64 x 128 (w x h), 32 rows cut at the top: y -> (y * 128 - 32) / 64
+        square = backend.detect_image(np.zeros((64, 64, 3), np.uint8))
+        with pytest.raises(MimicMotionError, match="one image"):
+            list(backend.detect_frames([np.zeros((200, 100, 3), np.uint8)], video=True))
+    np.testing.assert_array_equal(same.points(), points)
+    assert (square.width, square.height, square.frame_indices.tolist()) == (64, 64, [-1])
+    np.testing.assert_allclose(square.points()[0, :3], [[0.5, 0.5, 0.9], [0.25, 0.0, 0.8], [0.1, 1.0, 0.7]])
+    np.testing.assert_array_equal(square.points()[0, 3:], points[0, 3:])  # absent points stay absent
+
+
+def test_training_on_given_poses_validates_without_any_detector(tmp_path, base, monkeypatch):
+    """Videos prepared from given poses: training and its validation video need no detector; the
+    reference's pose in the validation video is the given pose of the first frame, moved into the crop."""
+    import mimicmotion.generation
+    from mimicmotion.train.loop import train
+    from mimicmotion.train.prepare import prepare_data
+    from mimicmotion.video import probe_video
+
+    forbid_detectors(monkeypatch)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_test_video(videos / "clip.mp4", 8, 48, 64)  # 48 x 64; training at 32 x 64 cuts 8 columns a side
+    given = given_poses(8, 48, 64, empty={3})
+    given.save(videos / "clip.npz")
+    assert len(prepare_data(videos, tmp_path / "data", workers=1, progress=False).prepared) == 1
+
+    made = []
+    pose_inputs = mimicmotion.generation.pose_inputs
+
+    def recorded(*args, **kwargs):
+        made.append(pose_inputs(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(mimicmotion.generation, "pose_inputs", recorded)
+    run_dir = tmp_path / "run"
+    settings = tiny_settings(tmp_path / "data", run_dir, base, max_steps=1, validate_every=1)
+    train(load_config(None, settings))
+
+    video = run_dir / "validation" / "step-00000001.mp4"
+    assert video.is_file() and probe_video(video).num_frames == 3
+    (inputs,) = made
+    reference = inputs.poses.select([0])
+    expected = given.points()[0].copy()
+    expected[:, 0] = (expected[:, 0] * 48 - 8) / 32  # the crop, by hand: 48 -> 48 wide, 8 cut on the left
+    np.testing.assert_allclose(reference.points()[0], expected, atol=1e-12)
+    assert reference.people_count()[0] == 2  # the other person of frame 0 too
 
 
 # --------------------------------------------------------------------------------- subprocess runs

@@ -30,6 +30,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "size and the detector that ran, written to --out. Resumable: videos already prepared (or skipped) "
         "are not done again. Prints which videos were skipped and why."
     )
+    parser.epilog = (
+        "Given poses: a video with a pose file beside it (clip.mp4 + clip.npz, written by "
+        "PoseSequence.save) is not detected; its poses are used as they are. The file holds one entry per "
+        "frame (frame_indices 0..n-1), each point [x / video width, y / video height, confidence] in the "
+        "video's upright size, absent points (-1, -1, 0) where nothing was seen; the confidences shade the "
+        "pose picture and decide the hand weights. A file that does not fit its video skips the video "
+        "with the reason. No detector is needed when every video has its pose file."
+    )
     add_settings(parser, PrepareDataCommand)
     add_settings(parser, PrepareSettings)
     parser.set_defaults(run=run)

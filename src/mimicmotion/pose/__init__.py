@@ -6,7 +6,7 @@ Data flow: video -> `extract_poses` (backend: MediaPipe or DWPose) -> `PoseSeque
 and driving video. Heavy libraries (MediaPipe, onnxruntime, torch) are imported only when used.
 """
 
-from mimicmotion.pose.backends import BACKENDS, PoseBackend, choose_backend, get_backend
+from mimicmotion.pose.backends import BACKENDS, GivenPoseBackend, PoseBackend, choose_backend, get_backend
 from mimicmotion.pose.build import build_pose_frames, reference_first, reference_pose, retargeted_poses
 from mimicmotion.pose.extract import detect_poses, extract_poses
 from mimicmotion.pose.fill import FillReport, fill_gaps
@@ -23,6 +23,7 @@ __all__ = [
     "RETARGET_MODES",
     "STYLES",
     "FillReport",
+    "GivenPoseBackend",
     "LinearFit",
     "PoseBackend",
     "PoseFrames",

@@ -80,6 +80,33 @@ class PoseBackend:
         self.close()
 
 
+class GivenPoseBackend(PoseBackend):
+    """Stands in for a detector where the pose of an image is known already (given with a training
+    video, say): it "detects" that pose in the image.
+
+    `pose`: a one-entry sequence, normalised by the size of the image it belongs to. An image of another
+    size is taken to be that image resized to cover and center-cropped (as the reference is prepared),
+    and gets the pose moved into the crop. Only still images: it knows nothing of other frames.
+    """
+
+    name = "given"
+
+    def __init__(self, pose: PoseSequence) -> None:
+        if len(pose) != 1:
+            raise ValueError(f"GivenPoseBackend takes the pose of one image, got {len(pose)} entries")
+        self.pose = pose
+
+    def detect_frames(self, frames: Iterable[np.ndarray], video: bool) -> Iterator[np.ndarray]:
+        if video:
+            raise MimicMotionError("a given pose is the pose of one image; it cannot detect poses in a video")
+        from mimicmotion.pose.reference import CoverCrop
+
+        people = self.pose.people(0)
+        for frame in frames:
+            crop = CoverCrop.fit(self.pose.height, self.pose.width, *frame.shape[:2])
+            yield crop.points(people)
+
+
 def poses_to_sequence(
     poses: list[np.ndarray], width: int, height: int, fps: float, frame_indices: list[int]
 ) -> PoseSequence:

@@ -24,11 +24,12 @@ import torch
 from tqdm.auto import tqdm
 
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose.backends import GivenPoseBackend, PoseBackend
 from mimicmotion.pose.reference import CoverCrop
 from mimicmotion.pose.render import PoseRenderer
 from mimicmotion.pose.types import PoseSequence
 from mimicmotion.train.hand_mask import hand_weight_maps
-from mimicmotion.train.prepare import POSE_FILE, VIDEOS_FOLDER, read_meta
+from mimicmotion.train.prepare import GIVEN, POSE_FILE, VIDEOS_FOLDER, read_meta
 from mimicmotion.video import upright_rgb
 
 DATA_STREAM = 0  # randomness streams per sample (objective.NOISE_STREAM is the other)
@@ -46,7 +47,7 @@ class PreparedVideo:
     width: int
     height: int
     frame_pts: list[int] | None
-    pose_backend: str  # the detector prepare-data found the poses with
+    pose_backend: str  # the detector prepare-data found the poses with, or "given" (shipped with the video)
 
 
 def load_prepared(data: str | Path, min_frames: int = 1) -> list[PreparedVideo]:
@@ -263,17 +264,20 @@ class ClipDataset(torch.utils.data.Dataset):
             self._renderer = PoseRenderer(self.config.height, self.config.width, self.config.render_style)
         return np.stack([self._renderer.render(poses, k) for k in range(len(poses))])
 
-    def validation_inputs(self) -> tuple[np.ndarray, PoseSequence, str, float]:
+    def validation_inputs(self) -> tuple[np.ndarray, PoseSequence, str | PoseBackend, float]:
         """What a validation video animates: (the first video's first frame, RGB uint8 at its own size;
-        the poses of its first `num_frames - 1` frames, in its own coordinates; the detector they were
-        found with; their frame rate). Generated as `animate` would generate them (training validation
-        goes through the same generation path), so the video shows what the weights do at inference."""
+        the poses of its first `num_frames - 1` frames, in its own coordinates; what finds the first
+        frame's pose: the detector the poses were found with, or for given poses a `GivenPoseBackend`
+        holding the frame's given pose; their frame rate). Generated as `animate` would generate them
+        (training validation goes through the same generation path), so the video shows what the
+        weights do at inference."""
         video = self.videos[0]
         poses = PoseSequence.load(video.folder / POSE_FILE)
         first = int(poses.frame_indices[0])
         reference = read_frames(video, [first])[first]
         driving = poses.select(slice(0, self.config.num_frames - 1))
-        return reference, driving, video.pose_backend, poses.sample_fps
+        detector = GivenPoseBackend(poses.select([0])) if video.pose_backend == GIVEN else video.pose_backend
+        return reference, driving, detector, poses.sample_fps
 
 
 class MicroBatches(torch.utils.data.Sampler):

@@ -30,6 +30,7 @@ from mimicmotion.train.config import TrainConfig
 from mimicmotion.train.dataset import ClipDataset, MicroBatches, load_prepared, min_video_frames
 from mimicmotion.train.model import MimicMotionModel
 from mimicmotion.train.objective import sample_noise, stack_noise
+from mimicmotion.train.prepare import GIVEN
 from mimicmotion.train.step import clip_losses
 
 LR_SCHEDULE_NAMES = {
@@ -51,7 +52,8 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     config.validate()
     # The data first: a missing or unusable folder is reported before anything is set up.
     videos = load_prepared(config.data, min_video_frames(config.num_frames, config.min_frame_interval))
-    if config.validate_every:  # validation detects the reference's pose: its detector must be at hand
+    if config.validate_every and videos[0].pose_backend != GIVEN:
+        # validation detects the reference's pose (given poses bring it along): its detector must be at hand
         from mimicmotion.pose import choose_backend
 
         choose_backend(videos[0].pose_backend)
@@ -323,13 +325,13 @@ def _validate(
         accelerator.print("mimicmotion train: validation videos are not made under FSDP (sharded weights)")
         return
     if accelerator.is_main_process:
-        reference, driving, backend, fps = dataset.validation_inputs()
-        settings = validation_settings(config, run_dir / "validation" / f"step-{step:08d}.mp4", backend, fps)
+        reference, driving, detector, fps = dataset.validation_inputs()
+        settings = validation_settings(config, run_dir / "validation" / f"step-{step:08d}.mp4", fps)
         settings.out.parent.mkdir(exist_ok=True)
         model.eval()
         autocast = accelerator.autocast() if accelerator.mixed_precision != "no" else nullcontext()
         try:  # a validation video that cannot be made must not stop (or, on several GPUs, hang) training
-            inputs = pose_inputs(settings, reference, driving, size=(config.height, config.width))
+            inputs = pose_inputs(settings, reference, driving, detector, size=(config.height, config.width))
             with inputs.pose_frames, autocast:
                 frames = list(video_frames(pipe, sample(pipe, inputs, settings).frames))
         except MimicMotionError as error:
@@ -344,10 +346,10 @@ def _validate(
     accelerator.wait_for_everyone()
 
 
-def validation_settings(config: TrainConfig, out: Path, backend: str, fps: float) -> AnimateSettings:
+def validation_settings(config: TrainConfig, out: Path, fps: float) -> AnimateSettings:
     """The generation settings of a validation video: one window of `num_frames` (the reference frame and
-    the video's next frames), `validation_steps` steps, the run's seed and pose style, the detector the
-    data was prepared with; everything else as `animate`'s defaults."""
+    the video's next frames), `validation_steps` steps, the run's seed and pose style; everything else as
+    `animate`'s defaults. The reference's pose is found by what `ClipDataset.validation_inputs` gives."""
     return AnimateSettings(
         out=out,
         tile_size=config.num_frames,
@@ -355,7 +357,6 @@ def validation_settings(config: TrainConfig, out: Path, backend: str, fps: float
         steps=config.validation_steps,
         seed=config.seed,
         fps=str(fps),
-        pose_backend=backend,
         pose_style=config.render_style,
         quiet=True,
     )

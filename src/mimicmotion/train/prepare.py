@@ -1,16 +1,21 @@
-"""`mimicmotion prepare-data`: the keypoints of every training video, detected once.
+"""`mimicmotion prepare-data`: the keypoints of every training video, detected once (or given).
 
 For each video in a folder (searched recursively) the output holds one folder
 `OUT/videos/<name>-<hash>/` with
 - `pose.npz`: the PoseSequence of every frame (confidences kept; frames without a person filled from
   their neighbours with lowered confidence, as inference does);
 - `meta.json`: the source path, frame count, fps, size, the presentation timestamps of the frames (for
-  seeking to a clip at training time), frames with a person, and per-frame hand boxes in source pixels
-  (the boxes the training loss weights, for the threshold and padding recorded beside them).
+  seeking to a clip at training time), frames with a person, and where the poses came from (the
+  detector that ran, or "given" and the pose file).
 `meta.json` is written last and atomically, so a folder with it is complete: a rerun skips those
 videos, and an interrupted run leaves nothing that looks finished. Videos that cannot be used get a
-`skipped.json` with the reason (unreadable, no person) and are not retried unless asked. Frames are
-not stored: training decodes them from the source video at the size it needs.
+`skipped.json` with the reason (unreadable, bad pose file, no person) and are not retried unless asked.
+Frames are not stored: training decodes them from the source video at the size it needs.
+
+Given poses: a video shipped with its keypoints (`clip.mp4` beside `clip.npz`, a file written by
+`PoseSequence.save`: one entry per frame, frame_indices 0..n-1, coordinates normalised by the video's
+upright width and height) is not detected; its poses are checked against the video and used as they
+are. No detector is made unless some video has no pose file.
 """
 
 from __future__ import annotations
@@ -24,12 +29,18 @@ import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from mimicmotion.config import pose_backend_option
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.settings import option
+
+if TYPE_CHECKING:
+    from mimicmotion.pose import PoseSequence
+    from mimicmotion.video import VideoInfo
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
 VIDEOS_FOLDER = "videos"
@@ -38,6 +49,8 @@ META_FILE = "meta.json"
 SKIPPED_FILE = "skipped.json"
 REPORT_FILE = "report.json"
 FORMAT_VERSION = 1
+GIVEN_POSE_SUFFIX = ".npz"  # clip.mp4 ships its poses as clip.npz
+GIVEN = "given"  # meta.json's pose_backend for poses read from a pose file
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,12 @@ def find_videos(folder: str | os.PathLike) -> list[Path]:
     if not videos:
         raise MimicMotionError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) in {folder}")
     return videos
+
+
+def given_pose_file(video: Path) -> Path | None:
+    """The pose file shipped beside `video` (same name, suffix .npz), or None."""
+    path = video.with_suffix(GIVEN_POSE_SUFFIX)
+    return path if path.is_file() else None
 
 
 def entry_name(video: Path, root: Path) -> str:
@@ -117,23 +136,32 @@ def frame_timestamps(path: Path) -> list[int] | None:
     return sorted(pts)
 
 
-def prepare_video(video: Path, entry: Path, settings: PrepareSettings) -> str | None:
-    """Detect, check and store one video in `entry`; the reason it was skipped, or None when done."""
+def prepare_video(
+    video: Path, entry: Path, settings: PrepareSettings, given: Path | None = None
+) -> str | None:
+    """Detect (or read from the pose file `given`), check and store one video in `entry`; the reason it
+    was skipped, or None when done."""
     from mimicmotion.pose import detect_poses, fill_gaps
     from mimicmotion.video import probe_video
 
     try:
         info = probe_video(video)
         timestamps = frame_timestamps(video)
-        # stride 1: every frame the released rule samples at this frame rate (all of them up to 24 fps)
-        raw = detect_poses(video, settings.pose_backend, stride=1, progress=False)
+        if given is None:
+            # stride 1: every frame the released rule samples at this frame rate (all of them up to 24 fps)
+            raw = detect_poses(video, settings.pose_backend, stride=1, progress=False)
     except MimicMotionError as error:  # the backend was checked before, so this is about the video
         return f"unreadable: {error}"
     except Exception as error:  # decoders fail in many ways on broken files
         return f"unreadable: {type(error).__name__}: {error}"
+    if given is not None:
+        raw = read_given_poses(given, info)
+        if isinstance(raw, str):
+            return f"bad pose file: {raw}"
     person = raw.has_person()
     if person.mean() < settings.min_person_fraction:
-        return f"no person: found in {int(person.sum())} of {len(raw)} frames"
+        where = "" if given is None else f" of the pose file {given}"
+        return f"no person: found in {int(person.sum())} of {len(raw)} frames{where}"
     poses, _ = fill_gaps(raw)
 
     entry.mkdir(parents=True, exist_ok=True)
@@ -148,14 +176,58 @@ def prepare_video(video: Path, entry: Path, settings: PrepareSettings) -> str | 
         "height": info.height,
         "frame_pts": timestamps if timestamps is not None and len(timestamps) == info.num_frames else None,
         "person_frames": int(person.sum()),
-        "pose_backend": settings.pose_backend,
+        "pose_backend": settings.pose_backend if given is None else GIVEN,
+        "pose_file": None if given is None else str(given.resolve()),
     }
     _write_json(entry / META_FILE, meta, indent=None)  # long per-frame lists: one line
     return None
 
 
-def _prepare_one(video: str, entry: str, settings: PrepareSettings) -> tuple[str, str | None]:
-    return video, prepare_video(Path(video), Path(entry), settings)
+def read_given_poses(path: Path, info: VideoInfo) -> PoseSequence | str:
+    """The poses of the video `info` describes from its pose file `path`, as detection at stride 1 would
+    give them (raw: frames without a person left empty); or what is wrong with the file.
+
+    The file holds one entry per frame (frame_indices 0..n-1) in the video's upright size. Above 48 fps
+    detection samples every k-th frame (the released rule), so only those entries are kept and training
+    sees given and detected videos alike; a file holding just those entries (what `mimicmotion pose
+    --stride 1` writes) is taken too. The frame rate is the video's.
+    """
+    from mimicmotion.pose import PoseSequence
+    from mimicmotion.pose.types import REFERENCE_FRAME_INDEX
+    from mimicmotion.video import driving_frame_step
+
+    try:
+        poses = PoseSequence.load(path)
+    except MimicMotionError as error:  # its messages name the file
+        return str(error)
+    if (poses.width, poses.height) != (info.width, info.height):
+        return (
+            f"{path} is for frames of {poses.width}x{poses.height}, the video's are "
+            f"{info.width}x{info.height} (coordinates are normalised by the video's upright size)"
+        )
+    if len(poses) and poses.frame_indices[0] == REFERENCE_FRAME_INDEX:
+        return (
+            f"{path} starts with a reference image's pose (frame index -1; `mimicmotion pose --ref` writes "
+            "those, moved onto that image): give the video's own poses"
+        )
+    every = np.arange(info.num_frames)
+    step = driving_frame_step(info.fps, 1)
+    if np.array_equal(poses.frame_indices, every):
+        poses = poses.select(slice(None, None, step))
+    elif step == 1 or not np.array_equal(poses.frame_indices, every[::step]):
+        found = poses.frame_indices
+        numbers = f"{found[0]}..{found[-1]}" if len(found) else "none"
+        return (
+            f"{path} has {len(poses)} entries (frame indices {numbers}), the video {info.num_frames} "
+            f"frames: give one entry per frame, frame indices 0..{info.num_frames - 1}"
+        )
+    return dataclasses.replace(poses, fps=info.fps)
+
+
+def _prepare_one(
+    video: str, entry: str, settings: PrepareSettings, given: str | None
+) -> tuple[str, str | None]:
+    return video, prepare_video(Path(video), Path(entry), settings, None if given is None else Path(given))
 
 
 # -------------------------------------------------------------------------------------- all videos
@@ -181,17 +253,8 @@ def prepare_data(
         raise MimicMotionError(
             f"min person fraction must be within [0, 1], got {settings.min_person_fraction}"
         )
-    from mimicmotion.pose import choose_backend, get_backend
-
-    detector, why = choose_backend(settings.pose_backend)
-    if progress:
-        print(why, flush=True)
-    settings = dataclasses.replace(settings, pose_backend=detector)  # every video gets the same detector
-    get_backend(detector).close()  # an uninstalled backend or missing weights stop here, not per video
-    (out / VIDEOS_FOLDER).mkdir(parents=True, exist_ok=True)
-
     report = PrepareReport()
-    todo: list[tuple[str, str]] = []
+    todo: list[tuple[str, str, str | None]] = []  # video, entry, its pose file
     for video in files:
         entry = out / VIDEOS_FOLDER / entry_name(video, root)
         if (entry / META_FILE).is_file():
@@ -199,7 +262,13 @@ def prepare_data(
         elif (entry / SKIPPED_FILE).is_file() and not retry_skipped:
             report.skipped[str(video)] = json.loads((entry / SKIPPED_FILE).read_text())["reason"]
         else:
-            todo.append((str(video), str(entry)))
+            given = given_pose_file(video)
+            todo.append((str(video), str(entry), None if given is None else str(given)))
+
+    undetected = [video for video, _, given in todo if given is None]
+    if undetected:  # no detector is made when every video to do comes with its poses
+        settings = _with_detector(settings, undetected, progress)
+    (out / VIDEOS_FOLDER).mkdir(parents=True, exist_ok=True)
 
     bar = tqdm(total=len(todo), unit="video", desc="prepare-data", disable=not progress, dynamic_ncols=True)
 
@@ -215,13 +284,17 @@ def prepare_data(
 
     try:
         if workers == 1 or len(todo) <= 1:
-            for video, entry in todo:
-                record(video, entry, prepare_video(Path(video), Path(entry), settings))
+            for video, entry, given in todo:
+                poses = None if given is None else Path(given)
+                record(video, entry, prepare_video(Path(video), Path(entry), settings, poses))
         else:
             # spawn: detectors hold threads and native state that do not survive a fork
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(_prepare_one, video, entry, settings): entry for video, entry in todo}
+                futures = {
+                    pool.submit(_prepare_one, video, entry, settings, given): entry
+                    for video, entry, given in todo
+                }
                 for future in as_completed(futures):
                     video, reason = future.result()
                     record(video, futures[future], reason)
@@ -229,3 +302,22 @@ def prepare_data(
         bar.close()
         _write_json(out / REPORT_FILE, asdict(report) | {"settings": asdict(settings)})
     return report
+
+
+def _with_detector(settings: PrepareSettings, videos: list[str], progress: bool) -> PrepareSettings:
+    """`settings` naming the detector that runs (every video gets the same one), checked to be at hand
+    once here (an uninstalled backend or missing weights stop the run, not each video)."""
+    from mimicmotion.pose import choose_backend, get_backend
+
+    try:
+        detector, why = choose_backend(settings.pose_backend)
+        get_backend(detector).close()
+    except MimicMotionError as error:
+        first = Path(videos[0])
+        raise MimicMotionError(
+            f"poses must be detected for {len(videos)} video(s) without a pose file beside them (e.g. "
+            f"{first} has no {first.with_suffix(GIVEN_POSE_SUFFIX).name}): {error}"
+        ) from None
+    if progress:
+        print(why, flush=True)
+    return dataclasses.replace(settings, pose_backend=detector)

@@ -1,0 +1,144 @@
+"""The recipe's tables and pictures, from the scores the runs left behind.
+
+Every figure is a mean over the held-out cases; where several seeds were trained, the table gives the
+mean over seeds and, in brackets, each seed's value, so the spread is visible next to the differences.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .world import WorldSize, load_case, to_sequence
+
+METRICS = (("psnr", "PSNR"), ("ssim", "SSIM"), ("hand_psnr", "hand PSNR"), ("hand_ssim", "hand SSIM"),
+           ("iou", "silhouette IoU"))  # fmt: skip
+
+
+def repeated_reference_scores(out: Path) -> dict[str, dict[str, float]]:
+    from . import measure
+
+    result = {}
+    for path in sorted((out / "world" / "test").glob("*.npz")):
+        case = load_case(path)
+        result[case.name] = measure.scores(measure.repeated_reference(case), case)
+    return result
+
+
+def case_mean(per_case: dict[str, dict[str, float]], metric: str) -> float:
+    return float(np.mean([scores[metric] for scores in per_case.values()]))
+
+
+def cell(values: list[float], digits: int) -> str:
+    mean = f"{np.mean(values):.{digits}f}"
+    if len(values) == 1:
+        return mean
+    return f"{mean} ({' / '.join(f'{v:.{digits}f}' for v in values)})"
+
+
+def digits(metric: str) -> int:
+    return 2 if "psnr" in metric or metric == "flicker" else 3
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
+
+
+def write(out: Path, arms, results: dict, baseline: dict, seconds: float) -> str:
+    """Write OUT/results.md, OUT/results.json and the pictures; return the text."""
+    seeds = sorted({seed for _, seed in results})
+    main = [results[("main", s)] for s in seeds if ("main", s) in results]
+    header = ["", *(name for _, name in METRICS)]
+    parts = [f"Recipe time: {seconds / 60:.1f} min. Seeds: {len(seeds)}; figures are means over the held-out "
+             "cases, with each seed's value in brackets.\n"]  # fmt: skip
+
+    if main:
+        rows = []
+        for label, key in (("trained model", "model"), ("same model, PoseNet output zeroed", "pose_zeroed")):
+            rows.append([label, *(cell([case_mean(r[key], m) for r in main], digits(m)) for m, _ in METRICS)])
+        rows.append(["reference repeated", *(cell([case_mean(baseline, m)], digits(m)) for m, _ in METRICS)])
+        margins = []
+        for metric, _ in METRICS:
+            model = [case_mean(r["model"], metric) for r in main]
+            best_baseline = [
+                max(case_mean(r["pose_zeroed"], metric), case_mean(baseline, metric)) for r in main
+            ]
+            margins.append(cell([a - b for a, b in zip(model, best_baseline, strict=True)], digits(metric)))
+        rows.append(["margin over the better baseline", *margins])
+        parts += ["### Held-out identities and motions", table(header, rows), ""]
+
+    rows = []
+    for arm in arms:
+        runs = [results[(arm.name, s)] for s in seeds if (arm.name, s) in results]
+        if runs:
+            rows.append(
+                [arm.what, *(cell([case_mean(r["model"], m) for r in runs], digits(m)) for m, _ in METRICS)]
+            )
+    parts += ["### Ablations (each arm trained with the same budget and seeds)", table(header, rows), ""]
+
+    if main and any(main[0]["fusion"][f] for f in main[0]["fusion"]):
+        fusion_header = ["fusion", "boundary flicker", "PSNR", "SSIM", "silhouette IoU"]
+        rows = []
+        for fusion in main[0]["fusion"]:
+            rows.append([fusion, *(cell([case_mean(r["fusion"][fusion], m) for r in main], digits(m))
+                                   for m in ("flicker", "psnr", "ssim", "iou"))])  # fmt: skip
+        parts += [
+            "### Fusion of overlapping windows (long held-out videos, main model)",
+            table(fusion_header, rows),
+            "",
+        ]
+
+    text = "\n".join(parts)
+    (out / "results.md").write_text(text)
+    serialisable = {f"{arm}-seed{seed}": value for (arm, seed), value in results.items()}
+    (out / "results.json").write_text(json.dumps({"runs": serialisable, "reference_repeated": baseline,
+                                                  "seconds": seconds}, indent=1))  # fmt: skip
+    if main:
+        frames_picture(out)
+        fusion_slices(out)
+    return text
+
+
+def frames_picture(out: Path, times=(2, 8, 14, 20)) -> Path:
+    """OUT/frames.png: for two held-out cases, rows of ground truth | generated | pose picture."""
+    from mimicmotion.eval.plots import write_image
+    from mimicmotion.pose.render import PoseRenderer
+
+    recipe = json.loads((out / "recipe.json").read_text())
+    size = WorldSize(**recipe["size"])
+    renderer = PoseRenderer(size.height, size.width, "confidence")
+    rows = []
+    for path in sorted((out / "world" / "test").glob("*.npz"))[:2]:
+        case = load_case(path)
+        generated = np.load(out / "runs" / "main-seed0" / "videos" / f"{case.name}.npy")
+        poses = to_sequence(case.observed, size)
+        for t in (t for t in times if t < len(generated)):
+            rows.append(
+                np.concatenate([case.frames[t + 1], generated[t], renderer.render(poses, t + 1)], axis=1)
+            )
+    columns = [np.concatenate(rows[i : i + 2], axis=0) for i in range(0, len(rows) - 1, 2)]
+    return write_image(out / "frames.png", np.concatenate(columns, axis=1))
+
+
+def fusion_slices(out: Path) -> Path | None:
+    """OUT/fusion_yt.png: Y-T slices through the middle column of the first long case, one per fusion
+    (ground truth first), window boundaries marked."""
+    from mimicmotion.eval.plots import write_image, yt_slice
+
+    cases = sorted((out / "world" / "long").glob("*.npz"))
+    videos = out / "runs" / "main-seed0" / "videos"
+    if not cases:
+        return None
+    case = load_case(cases[0])
+    column = case.frames.shape[2] // 2
+    slices = [yt_slice(case.frames[1:], column)]
+    for fusion in ("progressive", "official", "average"):
+        path = videos / f"{case.name}-{fusion}.npy"
+        if path.exists():
+            slices.append(yt_slice(np.load(path), column))
+    gap = np.full((slices[0].shape[0], 2, 3), 255, np.uint8)
+    picture = np.concatenate([part for s in slices for part in (s, gap)][:-1], axis=1)
+    return write_image(out / "fusion_yt.png", np.repeat(np.repeat(picture, 2, axis=0), 2, axis=1))

@@ -136,7 +136,7 @@ def main() -> None:
             print(
                 f"  {side} hand: wrist visible in {s['visible']} frames, found {100 * s['before']:.0f}% -> "
                 f"{100 * s['after']:.0f}%; wrist and hand inside the frame in {s['inside']}, found "
-                f"{100 * s['inside_before']:.0f}% -> {100 * s['inside_after']:.0f}%; {s['rescued']} found by "
+                f"{100 * s['inside_before']:.1f}% -> {100 * s['inside_after']:.1f}%; {s['rescued']} found by "
                 f"the second chance; distance to the pose's pinky/index/thumb {s['distance_rescued']:.3f} "
                 f"forearm (Holistic's own hands {s['distance_holistic']:.3f})"
             )

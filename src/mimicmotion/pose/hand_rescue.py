@@ -2,14 +2,17 @@
 
 Holistic finds a hand by cropping around the pose model's hand landmarks and running its hand model on
 that crop; on fast dances it often gives up (motion blur, a flat hand seen edge-on) although the pose shows
-the wrist clearly. For such a wrist, two more tries, both with models the MediaPipe wheel ships:
+the wrist clearly. For such a wrist, up to three more tries, all with models the MediaPipe wheel ships,
+the cheapest first:
 
 1. if the same hand was found in the previous frame, the hand landmark model on the region that hand
    spans now (MediaPipe Hands' own tracking step: the hand moves little between frames);
-2. otherwise, or if that fails, the palm detector and hand landmark model (MediaPipe Hands, static mode)
-   on a square crop around the pose's hand landmarks, sized from the forearm and the hand landmarks'
-   spread so that the hand fills a good part of the crop and the detector still sees the arm. In a long
-   run of frames without the hand it runs on every third frame only.
+2. the hand landmark model on the region the pose's hand landmarks give (Holistic's own way of placing
+   the hand, tried again with the lower presence threshold below);
+3. if both fail, the palm detector and hand landmark model (MediaPipe Hands, static mode) on a square
+   crop around the pose's hand landmarks, sized from the forearm and the hand landmarks' spread so that
+   the hand fills a good part of the crop and the detector still sees the arm. In a long run of frames
+   without the hand it runs on every fifth frame only.
 
 A hand is kept only when its wrist lies within half a forearm of the pose's wrist. The hand models'
 handedness assumes a mirrored (selfie) picture: the person's left hand is labelled "Right". Its score, as
@@ -27,21 +30,30 @@ from typing import Any
 import cv2
 import numpy as np
 
+VERSION = 2  # part of the pose cache's key: raised whenever the second chance finds other hands
 MIN_WRIST_VISIBILITY = 0.5  # the pose must be this sure of the wrist before a hand is searched for
 NEAR_WRIST = 0.5  # a hand's wrist must lie within this many forearm lengths of the pose's wrist
 CROP_SCALE = 2.0  # crop side, in units of max(forearm, twice the hand landmarks' reach from the wrist)
 CROP_PIXELS = 256  # the crop is resampled to this size for the palm detector
 TRACK_SCALE = 2.0  # a tracked hand's region: this many times the extent of its landmarks, as Hands does
+# The region the pose gives a hand, in hand lengths (wrist to fingertips, estimated as twice the distance
+# from the wrist to the knuckles, at least 0.6 forearm): its side, and how far its centre lies from the
+# wrist towards the knuckles. On the test dance video (bench_hands.py), regions 1.3-1.5 hand lengths wide
+# centred 0.2-0.3 from the wrist let the second chance find 227-229 of the 251 left hands inside the
+# frame (232 of 246 right), one centred 0.1 from the wrist 223; a second, wider region (2 hand lengths)
+# tried after a miss adds one or two hands per side for a fifth more of the second chance's time.
+POSE_REGION_SIDE = 1.5
+POSE_REGION_SHIFT = 0.3
 MIN_PALM_SCORE = 0.3
-# In a run of frames without the hand, the palm detector (twice the tracker's cost) runs on the first two,
-# then on every third: hands lost to motion blur stay lost for several frames. On the test dance video
-# this saves 28 % of the detector's runs and costs 1-2 % of the hands found (bench_hands.py).
-DETECT_EVERY = 3
+# In a run of frames without the hand, the palm detector (twice the landmark model's cost) runs on the first
+# two, then on every fifth: hands lost to motion blur stay lost for several frames. On the test dance video
+# (bench_hands.py) it finds as many hands as when run on every frame, 3 ms per frame sooner.
+DETECT_EVERY = 5
 # The hand landmark model's presence score a hand needs. Holistic asks 0.5, which is where it gives up on
-# blurred and edge-on hands. On the test dance video (bench_hands.py) the second chance finds, of the
-# visible hands inside the frame, 81 % (left) and 86 % (right) with 0.5, 86 % and 91 % with 0.3, 89 % and
-# 93 % with 0.15, its hands as close to the pose's hand landmarks each time; below 0.05 it starts to
-# take other things near the wrist for a hand (tests/pose/test_hand_rescue.py).
+# blurred and edge-on hands. On the test dance video (bench_hands.py), with the second chance, of the
+# visible hands inside the frame 81 % (left) and 87 % (right) are found with 0.5, 88 % and 91 % with 0.3,
+# 91 % and 94 % with 0.15, the hands found as close to the pose's hand landmarks each time; below 0.05
+# the models start to take other things near the wrist for a hand (tests/pose/test_hand_rescue.py).
 MIN_HAND_PRESENCE = 0.15
 
 # MediaPipe Pose landmarks of each arm: elbow, wrist, pinky, index, thumb.
@@ -63,6 +75,9 @@ node {
   output_stream: "HANDEDNESS:handedness"
 }
 """
+
+
+Region = tuple[np.ndarray, float, float]  # centre (x, y pixels), side (pixels), rotation (radians)
 
 
 @dataclass
@@ -106,7 +121,10 @@ class HandRescue:
 
         found = None
         if self._previous[side] is not None:
-            found = near_wrist(self._track(frame, self._previous[side] * size, side))
+            found = near_wrist(self._landmarks(frame, _tracked_region(self._previous[side] * size), side))
+        if found is None:
+            region = _pose_region(wrist, np.array(hand_points), forearm)
+            found = near_wrist(self._landmarks(frame, region, side))
         missing = self._missing[side]
         if found is None and (missing < 2 or missing % DETECT_EVERY == 0):
             candidates = self._detect(frame, wrist, np.array(hand_points), forearm, side)
@@ -133,22 +151,15 @@ class HandRescue:
             self._graphs[name] = _palm_graph() if name == "palm" else _landmark_graph()
         return self._graphs[name]
 
-    def _track(self, frame: np.ndarray, previous: np.ndarray, side: str) -> FoundHand | None:
-        """The hand landmark model on the region the previous frame's hand (21, 2 pixels) spans."""
-        height, width = frame.shape[:2]
-        up = previous[9] - previous[0]  # wrist to the middle finger's base: the hand's "up"
-        rotation = math.pi / 2 - math.atan2(-up[1], up[0])  # MediaPipe's convention: up points up
-        cos, sin = math.cos(rotation), math.sin(rotation)
-        centre = previous.mean(axis=0)
-        local = (previous - centre) @ np.array([[cos, -sin], [sin, cos]])  # landmarks in the hand's frame
-        low, high = local.min(axis=0), local.max(axis=0)
-        centre = centre + ((low + high) / 2) @ np.array([[cos, sin], [-sin, cos]])
-        side_pixels = float(max(high - low)) * TRACK_SCALE
+    def _landmarks(self, frame: np.ndarray, region: Region, side: str) -> FoundHand | None:
+        """The hand landmark model on a region of the frame (RGB uint8)."""
         from mediapipe.framework.formats.rect_pb2 import NormalizedRect
 
+        height, width = frame.shape[:2]
+        (x, y), side_pixels, rotation = region
         rect = NormalizedRect(
-            x_center=centre[0] / width,
-            y_center=centre[1] / height,
+            x_center=x / width,
+            y_center=y / height,
             width=side_pixels / width,
             height=side_pixels / height,
             rotation=rotation,
@@ -180,6 +191,33 @@ class HandRescue:
             xy = np.array([(p.x, p.y) for p in landmarks.landmark], np.float64) * crop + origin
             found.append(FoundHand(xy / [width, height], _side_probability(handedness, side)))
         return found
+
+
+def _tracked_region(previous: np.ndarray) -> Region:
+    """The region the previous frame's hand (21, 2 pixels) spans, as MediaPipe Hands tracks a hand."""
+    up = previous[9] - previous[0]  # wrist to the middle finger's base: the hand's "up"
+    rotation = _upright(up)
+    cos, sin = math.cos(rotation), math.sin(rotation)
+    centre = previous.mean(axis=0)
+    local = (previous - centre) @ np.array([[cos, -sin], [sin, cos]])  # landmarks in the hand's frame
+    low, high = local.min(axis=0), local.max(axis=0)
+    centre = centre + ((low + high) / 2) @ np.array([[cos, sin], [-sin, cos]])
+    return centre, float(max(high - low)) * TRACK_SCALE, rotation
+
+
+def _pose_region(wrist: np.ndarray, hand_points: np.ndarray, forearm: float) -> Region:
+    """The region the pose's wrist and hand landmarks (pinky, index, thumb; pixels) give the hand."""
+    up = (hand_points[0] + hand_points[1]) / 2 - wrist  # wrist to the knuckles
+    reach = float(np.linalg.norm(up))
+    hand_length = max(2 * reach, 0.6 * forearm)
+    direction = up / reach if reach > 0 else np.array([0.0, -1.0])
+    centre = wrist + direction * POSE_REGION_SHIFT * hand_length
+    return centre, POSE_REGION_SIDE * hand_length, _upright(direction)
+
+
+def _upright(up: np.ndarray) -> float:
+    """The rotation (radians, MediaPipe's convention) that turns the image direction `up` upwards."""
+    return math.pi / 2 - math.atan2(-up[1], up[0])
 
 
 def _palm_graph() -> Any:

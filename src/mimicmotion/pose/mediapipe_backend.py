@@ -41,6 +41,7 @@ import numpy as np
 
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.pose.backends import PoseBackend
+from mimicmotion.pose.hand_rescue import VERSION as HAND_RESCUE_VERSION
 from mimicmotion.pose.hand_rescue import HandRescue
 from mimicmotion.pose.quiet import native_logs_silenced
 from mimicmotion.pose.types import ALL_POINTS, BODY, FACE, HAND_POINTS, LEFT_HAND, MISSING, RIGHT_HAND
@@ -117,7 +118,7 @@ class MediaPipeBackend(PoseBackend):
 
     @property
     def cache_key(self) -> str:
-        return f"{self.name}+hand-rescue" if self.rescue_hands else self.name
+        return f"{self.name}+hand-rescue{HAND_RESCUE_VERSION}" if self.rescue_hands else self.name
 
     def decode_size(self, width: int, height: int) -> tuple[int, int] | None:
         scale = self._scale(width, height)

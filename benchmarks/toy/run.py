@@ -1,6 +1,7 @@
 """Training, proven on a synthetic world: the whole recipe in one command.
 
     python benchmarks/toy/run.py [--out toy-run] [--smoke] [--seeds 2] [--dance VIDEO]
+                                 [--arms main ...] [--vae-steps N] [--train-steps N]
 
 1. the dance video's keypoints, detected once (MediaPipe; without the video the motions are all
    procedural);
@@ -28,7 +29,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -194,8 +195,15 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=2, help="seeds per arm")
     parser.add_argument("--dance", type=Path, default=DANCE, help="video whose dance the motions vary")
     parser.add_argument("--arms", nargs="+", default=[a.name for a in ARMS], choices=[a.name for a in ARMS])
+    parser.add_argument("--vae-steps", type=int, help=f"VAE training steps (default {Budget.vae_steps})")
+    parser.add_argument("--train-steps", type=int, help=f"steps per arm, seed (default {Budget.train_steps})")
     args = parser.parse_args()
     size, budget = (SMOKE_SIZE, SMOKE_BUDGET) if args.smoke else (WorldSize(), Budget())
+    budget = replace(
+        budget,
+        vae_steps=args.vae_steps or budget.vae_steps,
+        train_steps=args.train_steps or budget.train_steps,
+    )
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.json").write_text(json.dumps({"size": asdict(size), "budget": asdict(budget)}, indent=1))

@@ -107,7 +107,8 @@ class HandRescue:
         (33, 3: normalised x, y, visibility). Tell `seen` what the frame ended with."""
         height, width = frame.shape[:2]
         size = np.array([width, height], np.float64)
-        elbow, wrist, *hand_points = (pose[i, :2] * size for i in ARM_FROM_POSE[side])
+        elbow, wrist, *fingers = (pose[i, :2] * size for i in ARM_FROM_POSE[side])
+        hand_points = np.array(fingers)  # pinky, index, thumb
         if pose[ARM_FROM_POSE[side][1], 2] <= MIN_WRIST_VISIBILITY or not _inside(wrist, size):
             return None
         forearm = float(np.linalg.norm(wrist - elbow))
@@ -123,11 +124,11 @@ class HandRescue:
         if self._previous[side] is not None:
             found = near_wrist(self._landmarks(frame, _tracked_region(self._previous[side] * size), side))
         if found is None:
-            region = _pose_region(wrist, np.array(hand_points), forearm)
+            region = _pose_region(wrist, hand_points, forearm)
             found = near_wrist(self._landmarks(frame, region, side))
         missing = self._missing[side]
         if found is None and (missing < 2 or missing % DETECT_EVERY == 0):
-            candidates = self._detect(frame, wrist, np.array(hand_points), forearm, side)
+            candidates = self._detect(frame, wrist, hand_points, forearm, side)
             found = min(
                 (hand for hand in map(near_wrist, candidates) if hand is not None),
                 key=lambda hand: np.linalg.norm(hand.xy[0] * size - wrist),

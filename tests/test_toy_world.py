@@ -162,5 +162,13 @@ def test_the_recipe_runs_end_to_end_at_ci_size(tmp_path):
     main = results["runs"]["main-seed0"]
     assert sorted(main["model"]) == cases and sorted(main["pose_zeroed"]) == cases
     assert all(np.isfinite(list(s.values())).all() for s in main["model"].values())
+    # every score exists against the true frames and against their VAE round trip, whose own score
+    # against the truth (the ceiling) is reported with the baseline
+    metrics = ("psnr", "ssim", "hand_psnr", "hand_ssim", "iou")
+    assert all({*metrics, *("vae_" + m for m in metrics)} <= set(s) for s in main["model"].values())
+    baseline = results["reference_repeated"]
+    assert sorted(baseline) == cases
+    assert all(np.isfinite([s["vae_psnr"], s["ceiling_psnr"], s["ceiling_iou"]]).all()
+               for s in baseline.values())  # fmt: skip
     assert set(main["fusion"]) == {"progressive", "official", "average"}
     assert (out / "frames.png").stat().st_size > 0 and (out / "fusion_yt.png").stat().st_size > 0

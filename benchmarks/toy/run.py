@@ -12,8 +12,9 @@
 5. `mimicmotion train` + `mimicmotion export` for every arm and seed:
    main = hand weight 10, confidence-aware pose pictures (the paper's recipe);
    hand1 = hand weight 1; threshold = thresholded pose pictures (low-confidence points dropped);
-6. every trained model animates the held-out cases (and so does each with its PoseNet output zeroed);
-   scores against ground truth; the main models also animate the long cases with each fusion;
+6. every trained model animates the held-out cases, scored against the true frames and against their
+   round trip through the toy VAE (what the VAE alone keeps of them); the main models also animate
+   them with their PoseNet output zeroed, and the long cases with each fusion;
 7. tables (printed, and in OUT/results.md), OUT/results.json, a picture of a few frames
    (ground truth | generated | pose picture) and Y-T slices of the fusions.
 
@@ -44,9 +45,9 @@ FUSIONS = ("progressive", "official", "average")
 
 @dataclass(frozen=True)
 class Budget:
-    vae_steps: int = 1800
-    train_steps: int = 900
-    learning_rate: float = 5e-4
+    vae_steps: int = 1200
+    train_steps: int = 700
+    learning_rate: float = 1e-3
     eval_steps: int = 15
 
 
@@ -150,9 +151,10 @@ def train_arm(out: Path, arm: Arm, seed: int, base: Path, size: WorldSize, budge
 
 
 def evaluate_arm(
-    out: Path, arm: Arm, seed: int, base: Path, checkpoint: Path, budget: Budget, size, long: bool
+    out: Path, arm: Arm, seed: int, base: Path, checkpoint: Path, budget: Budget, size, main: bool
 ):
-    """Scores of one trained model (and of it with PoseNet zeroed) on every test case; with `long`, the
+    """Scores of one trained model on every test case, against the true frames and against their VAE
+    round trip; for the `main` arm also of the same model with PoseNet zeroed (the baseline), and of the
     long cases under each fusion. Cached in the run folder."""
     import torch
     from toyworld import measure
@@ -172,12 +174,14 @@ def evaluate_arm(
     result: dict = {"model": {}, "pose_zeroed": {}, "fusion": {f: {} for f in FUSIONS}}
     for case_path in sorted((out / "world" / "test").glob("*.npz")):
         case = load_case(case_path)
+        vae_case = measure.through_vae(pipe.vae, case)
         generated = measure.generate(pipe, case, settings, size)
         np.save(videos / f"{case.name}.npy", generated.frames)
-        result["model"][case.name] = measure.scores(generated, case)
-        zeroed = measure.generate(pipe, case, measure.replace(settings, pose_strength=0.0), size)
-        result["pose_zeroed"][case.name] = measure.scores(zeroed, case)
-    if long:
+        result["model"][case.name] = measure.both_truths(generated, case, vae_case)
+        if main:
+            zeroed = measure.generate(pipe, case, measure.replace(settings, pose_strength=0.0), size)
+            result["pose_zeroed"][case.name] = measure.both_truths(zeroed, case, vae_case)
+    if main:
         for case_path in sorted((out / "world" / "long").glob("*.npz")):
             case = load_case(case_path)
             for fusion in FUSIONS:
@@ -225,7 +229,7 @@ def main() -> int:
             checkpoint = train_arm(out, arm, seed, bases[seed], size, budget)
             timings[f"{arm.name}-seed{seed}-train"] = time.perf_counter() - arm_started
             results[(arm.name, seed)] = evaluate_arm(
-                out, arm, seed, bases[seed], checkpoint, budget, size, long=arm.name == "main"
+                out, arm, seed, bases[seed], checkpoint, budget, size, main=arm.name == "main"
             )
     baseline = report.repeated_reference_scores(out)
     text = report.write(out, ARMS, results, baseline, time.perf_counter() - started)

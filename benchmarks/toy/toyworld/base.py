@@ -35,12 +35,15 @@ UNET = dict(
     num_attention_heads=(4, 8),
     num_frames=8,
 )
-# Four blocks: latents at 1/8 of the frame size, as SVD's (PoseNet's output has that size).
+# Four blocks: latents at 1/8 of the frame size, as SVD's (PoseNet's output has that size). At least 64
+# channels everywhere: the class's GroupNorms have 32 groups, and with one channel per group each channel is
+# normalised on its own, which erases the absolute colour of flat regions; the toy world is made of flat
+# colours, and with 32 channels in the outer blocks the VAE reconstructs shapes in the wrong colours.
 VAE = dict(
     in_channels=3,
     out_channels=3,
     down_block_types=("DownEncoderBlock2D",) * 4,
-    block_out_channels=(32, 64, 64, 64),
+    block_out_channels=(64, 64, 64, 64),
     layers_per_block=1,
     latent_channels=4,
     sample_size=128,

@@ -13,6 +13,11 @@ Scores per video, over its generated frames 1..T against the true frames:
   BACKGROUND_TOLERANCE in some channel; the true silhouette comes from the renderer;
 - for long videos, the boundary flicker of `mimicmotion evaluate` (frame differences at window
   boundaries over those inside windows).
+
+Every model's frames come out of the toy VAE's decoder, so what the VAE loses in its own round trip of
+the truth every model loses too. `through_vae` gives each case a second truth, its frames and background
+encoded and decoded by that VAE: scored against it, the model is measured on what MimicMotion training
+is responsible for (which latents it makes), apart from what the VAE loses, the same for every arm.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from mimicmotion.config import AnimateSettings
 from mimicmotion.eval.frames import psnr, ssim
@@ -53,6 +59,33 @@ def generate(pipe, case: TestCase, settings: AnimateSettings, size: WorldSize) -
     with inputs.pose_frames:
         output = sample(pipe, inputs, settings)
     return Generated(np.stack(list(video_frames(pipe, output.frames))), output.windows)
+
+
+@torch.no_grad()
+def round_trip(vae, frames: np.ndarray) -> np.ndarray:
+    """Frames (T, H, W, 3) uint8 encoded (posterior mode, as the pipeline encodes the reference) and
+    decoded by `vae`, DECODE_CHUNK_SIZE frames per decoding call as the pipeline decodes."""
+    from mimicmotion.controls import DECODE_CHUNK_SIZE
+
+    pictures = []
+    for start in range(0, len(frames), DECODE_CHUNK_SIZE):
+        chunk = torch.from_numpy(frames[start : start + DECODE_CHUNK_SIZE]).permute(0, 3, 1, 2)
+        x = chunk.float() / 127.5 - 1.0
+        y = vae.decode(vae.encode(x).latent_dist.mode(), num_frames=len(x)).sample
+        pictures.append(((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
+    return np.concatenate(pictures)
+
+
+def through_vae(vae, case: TestCase) -> TestCase:
+    """`case` with its frames and background as the VAE reproduces them (keypoints and silhouettes kept)."""
+    background = round_trip(vae, case.background[None])[0]
+    return replace(case, frames=round_trip(vae, case.frames), background=background)
+
+
+def both_truths(generated: Generated, case: TestCase, vae_case: TestCase) -> dict[str, float]:
+    """Scores against the true frames, and (keys prefixed "vae_") against the VAE's round trip of them."""
+    against_vae = {f"vae_{key}": value for key, value in scores(generated, vae_case).items()}
+    return {**scores(generated, case), **against_vae}
 
 
 def repeated_reference(case: TestCase) -> Generated:

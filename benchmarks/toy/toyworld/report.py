@@ -18,12 +18,25 @@ METRICS = (("psnr", "PSNR"), ("ssim", "SSIM"), ("hand_psnr", "hand PSNR"), ("han
 
 
 def repeated_reference_scores(out: Path) -> dict[str, dict[str, float]]:
+    """Per test case: the reference repeated against the truth; (keys "vae_") the reference's VAE round
+    trip repeated against the truth's; (keys "ceiling_") the truth's VAE round trip against the truth,
+    the best any model decoded by this VAE can score."""
+    from diffusers import AutoencoderKLTemporalDecoder
+
     from . import measure
 
+    vae = AutoencoderKLTemporalDecoder.from_pretrained(out / "vae").eval()
     result = {}
     for path in sorted((out / "world" / "test").glob("*.npz")):
         case = load_case(path)
-        result[case.name] = measure.scores(measure.repeated_reference(case), case)
+        vae_case = measure.through_vae(vae, case)
+        repeated = measure.scores(measure.repeated_reference(vae_case), vae_case)
+        ceiling = measure.scores(measure.Generated(vae_case.frames[1:]), case)
+        result[case.name] = {
+            **measure.scores(measure.repeated_reference(case), case),
+            **{f"vae_{key}": value for key, value in repeated.items()},
+            **{f"ceiling_{key}": value for key, value in ceiling.items()},
+        }
     return result
 
 
@@ -47,6 +60,29 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
+def row(per_seed: list[dict], prefix: str) -> list[str]:
+    """One table row: every metric under `prefix`, mean over seeds with each seed's value."""
+    return [cell([case_mean(scores, prefix + m) for scores in per_seed], digits(m)) for m, _ in METRICS]
+
+
+def held_out_rows(main: list[dict], baseline: dict, prefix: str) -> list[list[str]]:
+    """Model, PoseNet zeroed, reference repeated and the model's margin over the better of the two
+    baselines, for the metrics under `prefix` ("": true frames; "vae_": their VAE round trip)."""
+    rows = [
+        ["trained model", *row([r["model"] for r in main], prefix)],
+        ["same model, PoseNet output zeroed", *row([r["pose_zeroed"] for r in main], prefix)],
+        ["reference repeated", *row([baseline], prefix)],
+    ]
+    margins = []
+    for metric, _ in METRICS:
+        key = prefix + metric
+        model = [case_mean(r["model"], key) for r in main]
+        best_baseline = [max(case_mean(r["pose_zeroed"], key), case_mean(baseline, key)) for r in main]
+        margins.append(cell([a - b for a, b in zip(model, best_baseline, strict=True)], digits(metric)))
+    rows.append(["margin over the better baseline", *margins])
+    return rows
+
+
 def write(out: Path, arms, results: dict, baseline: dict, seconds: float) -> str:
     """Write OUT/results.md, OUT/results.json and the pictures; return the text."""
     seeds = sorted({seed for _, seed in results})
@@ -56,28 +92,20 @@ def write(out: Path, arms, results: dict, baseline: dict, seconds: float) -> str
              "cases, with each seed's value in brackets.\n"]  # fmt: skip
 
     if main:
-        rows = []
-        for label, key in (("trained model", "model"), ("same model, PoseNet output zeroed", "pose_zeroed")):
-            rows.append([label, *(cell([case_mean(r[key], m) for r in main], digits(m)) for m, _ in METRICS)])
-        rows.append(["reference repeated", *(cell([case_mean(baseline, m)], digits(m)) for m, _ in METRICS)])
-        margins = []
-        for metric, _ in METRICS:
-            model = [case_mean(r["model"], metric) for r in main]
-            best_baseline = [
-                max(case_mean(r["pose_zeroed"], metric), case_mean(baseline, metric)) for r in main
-            ]
-            margins.append(cell([a - b for a, b in zip(model, best_baseline, strict=True)], digits(metric)))
-        rows.append(["margin over the better baseline", *margins])
-        parts += ["### Held-out identities and motions", table(header, rows), ""]
+        rows = held_out_rows(main, baseline, "")
+        rows.append(["the truth's VAE round trip (the ceiling)", *row([baseline], "ceiling_")])
+        parts += ["### Held-out identities and motions, against the true frames", table(header, rows), ""]
+        rows = held_out_rows(main, baseline, "vae_")
+        parts += ["### The same, against the truth's VAE round trip (what training is responsible for)",
+                  table(header, rows), ""]  # fmt: skip
 
     rows = []
     for arm in arms:
         runs = [results[(arm.name, s)] for s in seeds if (arm.name, s) in results]
         if runs:
-            rows.append(
-                [arm.what, *(cell([case_mean(r["model"], m) for r in runs], digits(m)) for m, _ in METRICS)]
-            )
-    parts += ["### Ablations (each arm trained with the same budget and seeds)", table(header, rows), ""]
+            rows.append([arm.what, *row([r["model"] for r in runs], "vae_")])
+    title = "### Ablations (same budget and seeds; against the truth's VAE round trip)"
+    parts += [title, table(header, rows), ""]
 
     if main and any(main[0]["fusion"][f] for f in main[0]["fusion"]):
         fusion_header = ["fusion", "boundary flicker", "PSNR", "SSIM", "silhouette IoU"]

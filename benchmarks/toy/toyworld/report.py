@@ -20,7 +20,7 @@ METRICS = (("psnr", "PSNR"), ("ssim", "SSIM"), ("hand_psnr", "hand PSNR"), ("han
 def repeated_reference_scores(out: Path) -> dict[str, dict[str, float]]:
     """Per test case: the reference repeated against the truth; (keys "vae_") the reference's VAE round
     trip repeated against the truth's; (keys "ceiling_") the truth's VAE round trip against the truth,
-    the best any model decoded by this VAE can score."""
+    about the best a model decoded by this VAE can score."""
     from diffusers import AutoencoderKLTemporalDecoder
 
     from . import measure

@@ -13,9 +13,9 @@ from mimicmotion.train.dataset import (
     MicroBatches,
     load_prepared,
     plan_clip,
-    read_frames,
     video_order,
 )
+from mimicmotion.train.frames import read_frames
 from mimicmotion.video import iter_frames
 
 

@@ -83,13 +83,15 @@ def held_out_rows(main: list[dict], baseline: dict, prefix: str) -> list[list[st
     return rows
 
 
-def write(out: Path, arms, results: dict, baseline: dict, seconds: float) -> str:
-    """Write OUT/results.md, OUT/results.json and the pictures; return the text."""
+def write(out: Path, arms, results: dict, baseline: dict, stages: dict, jobs: dict) -> str:
+    """Write OUT/results.md, OUT/results.json and the pictures; return the text. `stages`: minutes per
+    stage of the recipe; `jobs`: minutes of training and scoring per arm and seed."""
     seeds = sorted({seed for _, seed in results})
     main = [results[("main", s)] for s in seeds if ("main", s) in results]
     header = ["", *(name for _, name in METRICS)]
-    parts = [f"Recipe time: {seconds / 60:.1f} min. Seeds: {len(seeds)}; figures are means over the held-out "
-             "cases, with each seed's value in brackets.\n"]  # fmt: skip
+    times = ", ".join(f"{name} {value:.1f}" for name, value in stages.items())
+    parts = [f"Recipe time: {sum(stages.values()):.1f} min ({times}). Seeds: {len(seeds)}; figures are means "
+             "over the held-out cases, with each seed's value in brackets.\n"]  # fmt: skip
 
     if main:
         rows = held_out_rows(main, baseline, "")
@@ -122,8 +124,9 @@ def write(out: Path, arms, results: dict, baseline: dict, seconds: float) -> str
     text = "\n".join(parts)
     (out / "results.md").write_text(text)
     serialisable = {f"{arm}-seed{seed}": value for (arm, seed), value in results.items()}
-    (out / "results.json").write_text(json.dumps({"runs": serialisable, "reference_repeated": baseline,
-                                                  "seconds": seconds}, indent=1))  # fmt: skip
+    minutes = {"stages": stages, "jobs": jobs}
+    everything = {"runs": serialisable, "reference_repeated": baseline, "minutes": minutes}
+    (out / "results.json").write_text(json.dumps(everything, indent=1))
     if main:
         frames_picture(out)
         fusion_slices(out)

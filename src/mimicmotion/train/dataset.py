@@ -9,7 +9,8 @@ Samples are numbered 0, 1, 2, ... over the whole run: sample g belongs to epoch 
 takes the video at position g % V of that epoch's shuffled order, and draws every random choice from a
 generator seeded by (seed, g). A run that resumes at sample g therefore sees exactly the samples it
 would have seen, on any number of processes. Frames are decoded from the original videos (seeking to
-the clip), so prepared data stays small and the training size can change without preparing again.
+the clip), so prepared data stays small and the training size can change without preparing again; with a
+latent cache (`latents.py`) a sample holds the clip frames' VAE posteriors instead of their pixels.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -28,13 +28,13 @@ from mimicmotion.pose.backends import GivenPoseBackend, PoseBackend
 from mimicmotion.pose.reference import CoverCrop
 from mimicmotion.pose.render import PoseRenderer
 from mimicmotion.pose.types import PoseSequence
+from mimicmotion.train.frames import read_frames, target_frames
 from mimicmotion.train.hand_mask import hand_weight_maps
+from mimicmotion.train.latents import cache_file, read_cached
 from mimicmotion.train.prepare import GIVEN, POSE_FILE, VIDEOS_FOLDER, read_meta
-from mimicmotion.video import upright_rgb
 
 DATA_STREAM = 0  # randomness streams per sample (objective.NOISE_STREAM is the other)
 ORDER_STREAM = 2
-SEEK_GAP = 48  # wanted frames further apart than this are reached by seeking rather than decoding
 
 
 @dataclass(frozen=True)
@@ -126,68 +126,6 @@ def min_video_frames(num_frames: int, min_interval: int) -> int:
     return (num_frames - 1) * min_interval + 1
 
 
-# ---------------------------------------------------------------------------------------- geometry
-
-
-# ------------------------------------------------------------------------------------------ frames
-
-
-def read_frames(video: PreparedVideo, indices: list[int]) -> dict[int, np.ndarray]:
-    """RGB uint8 frames {index: (H, W, 3)} of the source video, seeking to each group of indices."""
-    wanted = sorted(set(indices))
-    try:
-        container = av.open(str(video.video))
-    except (av.error.FFmpegError, OSError) as error:
-        raise MimicMotionError(f"cannot read video {video.video}: {error}") from None
-    found: dict[int, np.ndarray] = {}
-    with container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        pts = video.frame_pts
-        if pts is not None and len(pts) == video.num_frames:
-            for group in _groups(wanted):
-                found.update(_decode_group(container, stream, pts, group))
-        missing = [i for i in wanted if i not in found]
-        if missing:  # no usable timestamps: decode from the start up to the last frame needed
-            container.seek(0)
-            last = missing[-1]
-            for index, frame in enumerate(container.decode(stream)):
-                if index in missing:
-                    found[index] = upright_rgb(frame)
-                if index >= last:
-                    break
-    if len(found) < len(wanted):
-        raise MimicMotionError(
-            f"{video.video} has fewer frames than prepare-data counted ({video.num_frames})"
-        )
-    return found
-
-
-def _groups(indices: list[int]) -> Iterator[list[int]]:
-    group = [indices[0]]
-    for index in indices[1:]:
-        if index - group[-1] > SEEK_GAP:
-            yield group
-            group = []
-        group.append(index)
-    yield group
-
-
-def _decode_group(container, stream, pts: list[int], group: list[int]) -> dict[int, np.ndarray]:
-    targets = {pts[i]: i for i in group}
-    last = pts[group[-1]]
-    found = {}
-    container.seek(pts[group[0]], stream=stream, backward=True, any_frame=False)
-    for frame in container.decode(stream):
-        if frame.pts is None:
-            break
-        if frame.pts in targets:
-            found[targets[frame.pts]] = upright_rgb(frame)
-        if frame.pts >= last:
-            break
-    return found
-
-
 # ------------------------------------------------------------------------------------- the dataset
 
 
@@ -195,13 +133,18 @@ class ClipDataset(torch.utils.data.Dataset):
     """Sample g -> dict(index, frames, reference, pose, hand_weights, fps); see the module docstring.
 
     frames, pose: uint8 (N, 3, H, W); reference: uint8 (3, H, W); hand_weights: float32 (N, H/s, W/s)
-    with s = `latent_scale`; fps: the clip's frame rate (pose frame rate / interval).
+    with s = `latent_scale`; fps: the clip's frame rate (pose frame rate / interval). With
+    `latent_cache` (the fingerprint of the VAE whose cache `latents.build_cache` wrote), latent_mean and
+    latent_std (N, C, H/s, W/s) instead of frames.
     """
 
-    def __init__(self, videos: list[PreparedVideo], config, latent_scale: int = 8) -> None:
+    def __init__(
+        self, videos: list[PreparedVideo], config, latent_scale: int = 8, latent_cache: str | None = None
+    ) -> None:
         self.videos = videos
         self.config = config
         self.latent_scale = latent_scale
+        self.latent_cache = latent_cache
         self._renderer: PoseRenderer | None = None  # one per worker process, made on first use
 
     def __len__(self) -> int:
@@ -222,12 +165,17 @@ class ClipDataset(torch.utils.data.Dataset):
             config.min_frame_interval,
             config.max_frame_interval,
         )
-        sources = [int(i) for i in all_poses.frame_indices[plan.frames]]
-        reference_source = int(all_poses.frame_indices[plan.reference])
         crop = CoverCrop.fit(video.height, video.width, config.height, config.width)
-        decoded = read_frames(video, [*sources, reference_source])
-        # The reference is prepared as at inference; the targets are area-averaged (see CoverCrop.image).
-        frames = np.stack([crop.image(decoded[i], antialias=True) for i in sources])
+        reference_source = int(all_poses.frame_indices[plan.reference])
+        if self.latent_cache is None:
+            sources = [int(i) for i in all_poses.frame_indices[plan.frames]]
+            decoded = read_frames(video, [*sources, reference_source])
+            clip = {"frames": torch.from_numpy(target_frames(decoded, crop, sources)).permute(0, 3, 1, 2)}
+        else:
+            decoded = read_frames(video, [reference_source])
+            path = cache_file(video, config.height, config.width, self.latent_cache)
+            mean, std = read_cached(path, plan.frames)
+            clip = {"latent_mean": mean, "latent_std": std}
         reference = crop.image(decoded[reference_source])
         poses = self._cropped_poses(all_poses, plan.frames, crop)
         pose_pictures = self._render(poses)
@@ -242,7 +190,7 @@ class ClipDataset(torch.utils.data.Dataset):
         )
         return {
             "index": index,
-            "frames": torch.from_numpy(frames).permute(0, 3, 1, 2),
+            **clip,
             "reference": torch.from_numpy(reference).permute(2, 0, 1),
             "pose": torch.from_numpy(pose_pictures).permute(0, 3, 1, 2),
             "hand_weights": torch.from_numpy(hand_weights),

@@ -28,6 +28,7 @@ from mimicmotion.parallel import cpu_processes
 from mimicmotion.train import checkpoint as ckpt
 from mimicmotion.train.config import TrainConfig
 from mimicmotion.train.dataset import ClipDataset, MicroBatches, load_prepared, min_video_frames
+from mimicmotion.train.latents import build_cache, vae_fingerprint
 from mimicmotion.train.model import MimicMotionModel
 from mimicmotion.train.objective import sample_noise, stack_noise
 from mimicmotion.train.prepare import GIVEN
@@ -94,6 +95,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
         frozen.requires_grad_(False).eval()
         torch.nn.Module.to(frozen, device)
 
+    latent_cache = _latent_cache(accelerator, pipe, videos, config) if config.cache_latents else None
     optimizer = _optimizer(model, config)
     from diffusers.optimization import get_scheduler
 
@@ -127,7 +129,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
         "train", config={k: "null" if v is None else v for k, v in config.to_dict().items()}
     )
 
-    dataset = ClipDataset(videos, config, latent_scale=pipe.vae_scale_factor)
+    dataset = ClipDataset(videos, config, latent_scale=pipe.vae_scale_factor, latent_cache=latent_cache)
     micro_step = step * config.gradient_accumulation_steps  # the data position: samples follow from it
     loader = torch.utils.data.DataLoader(
         dataset,
@@ -245,6 +247,14 @@ def _check_frame_size(pipe, config: TrainConfig) -> None:
             f"training size {config.width}x{config.height} must be a multiple of {multiple} in both "
             "directions for this model"
         )
+
+
+def _latent_cache(accelerator, pipe, videos, config: TrainConfig) -> str:
+    """The fingerprint of the VAE's latent cache, which the main process completes first."""
+    if accelerator.is_main_process:
+        build_cache(videos, pipe.vae, config.height, config.width, progress=accelerator.is_local_main_process)
+    accelerator.wait_for_everyone()
+    return vae_fingerprint(pipe.vae)
 
 
 def _noise(indices: torch.Tensor, config: TrainConfig, latent_shape: tuple, device: torch.device):

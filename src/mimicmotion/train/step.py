@@ -4,8 +4,9 @@ The reference goes through the pipeline's own encoders (`MimicMotionPipeline.enc
 `encode_reference_latent` for the latent: posterior mode, unscaled), after the same noise augmentation as at
 inference (image + strength * noise); the time ids, the pose pictures' conversion and the unet call are
 the sampler's own (`mimicmotion.models.conditioning`). The frames become target latents by sampling the
-VAE posterior, times the scaling factor (the latent space the sampler works in). Dropped clips get what the
-unconditional pass of guidance gets: zero image embedding, zero reference latent, no pose features.
+VAE posterior (computed here, or read from the latent cache), times the scaling factor (the latent space
+the sampler works in). Dropped clips get what the unconditional pass of guidance gets: zero image
+embedding, zero reference latent, no pose features.
 """
 
 from __future__ import annotations
@@ -13,28 +14,8 @@ from __future__ import annotations
 import torch
 
 from mimicmotion.models.conditioning import added_time_ids, pose_input
+from mimicmotion.train.latents import frame_posteriors, target_latents
 from mimicmotion.train.objective import SampleNoise, preconditioning, weighted_denoising_loss
-
-VAE_CHUNK = 8  # frames encoded at once: bounds the VAE's activation memory at full resolution
-
-
-@torch.no_grad()
-def encode_frames(vae, frames: torch.Tensor, posterior_noise: torch.Tensor) -> torch.Tensor:
-    """Target latents (batch, N, C, h, w): a sample of the VAE posterior of each frame, scaled.
-
-    `frames` (batch, N, 3, H, W) in [-1, 1]; the posterior is sampled with `posterior_noise` (the
-    clip's own random numbers) instead of the global generator, so resuming reproduces it.
-    """
-    batch, count = frames.shape[:2]
-    flat = frames.flatten(0, 1).to(vae.dtype)
-    means, stds = [], []
-    for start in range(0, flat.shape[0], VAE_CHUNK):
-        posterior = vae.encode(flat[start : start + VAE_CHUNK]).latent_dist
-        means.append(posterior.mean)
-        stds.append(posterior.std)
-    mean = torch.cat(means).unflatten(0, (batch, count))
-    std = torch.cat(stds).unflatten(0, (batch, count))
-    return (mean + std * posterior_noise.to(mean.dtype)) * vae.config.scaling_factor
 
 
 def clip_losses(
@@ -46,12 +27,15 @@ def clip_losses(
     MimicMotionModel being trained.
     """
     device = noise.sigma.device
-    frames = batch["frames"].to(device).float() / 127.5 - 1.0
 
     # Conditioning on the reference, as MimicMotionPipeline.__call__ does it.
     reference = batch["reference"].float() / 255.0  # on the CPU, where the pipeline's CLIP resize runs
     with torch.no_grad():
-        target = encode_frames(pipe.vae, frames, noise.latent_noise)
+        if "frames" in batch:
+            mean, std = frame_posteriors(pipe.vae, batch["frames"].to(device).float() / 127.5 - 1.0)
+        else:  # the cached posteriors of the frames
+            mean, std = batch["latent_mean"].to(device), batch["latent_std"].to(device)
+        target = target_latents(mean, std, noise.latent_noise, pipe.vae.config.scaling_factor)
         image_embeddings = pipe.encode_image(reference, device).float()
         augmented = (
             reference.to(device) * 2.0 - 1.0 + noise.noise_aug.view(-1, 1, 1, 1) * noise.reference_noise

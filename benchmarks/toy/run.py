@@ -33,7 +33,7 @@ import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -52,8 +52,8 @@ class Budget:
     vae_steps: int = 1200
     train_steps: int = 1600
     learning_rate: float = 1e-3
-    # log(sigma) ~ N(p_mean, 1.4^2): the paper's 0.5 left PoseNet unused after 700 steps here; with 1.0
-    # (more of the high noise levels, where the figure's placement is decided) it is used by 2,000 steps
+    # log(sigma) ~ N(p_mean, 1.4^2): with the paper's 0.5, PoseNet was still unused after 700 steps here; with
+    # 1.0 (more of the high noise levels, where the figure's placement is decided) it was used by 2,000
     p_mean: float = 1.0
     eval_steps: int = 15
 
@@ -87,8 +87,10 @@ def mimicmotion(*args: str, log: Path | None = None, threads: int | None = None)
     with log.open("a") as file:
         file.write("$ mimicmotion " + " ".join(args) + "\n")
         file.flush()
-        if subprocess.run(command, stdout=file, stderr=subprocess.STDOUT, env=env).returncode:
-            raise RuntimeError(f"mimicmotion {args[0]} failed: see {log}")
+        failed = subprocess.run(command, stdout=file, stderr=subprocess.STDOUT, env=env).returncode
+    if failed:
+        tail = "\n".join(log.read_text(errors="replace").replace("\r", "\n").splitlines()[-30:])
+        raise RuntimeError(f"mimicmotion {args[0]} failed (log: {log}):\n{tail}")
 
 
 def dance_poses(out: Path, video: Path):
@@ -154,12 +156,14 @@ def train_arm(
         "mixed_precision": "no",
         "gradient_checkpointing": False,
         "seed": seed,
-        "checkpoint_every": budget.train_steps,
+        "checkpoint_every": max(1, budget.train_steps // 4),  # an interrupted run resumes
         "keep_checkpoints": 1,
         "validate_every": 0,
     }
     config = out / "runs" / f"{arm.name}-seed{seed}.yaml"
     config.parent.mkdir(parents=True, exist_ok=True)
+    if config.exists() and yaml.safe_load(config.read_text()) != settings:
+        raise RuntimeError(f"{run} was trained with other settings than these ({config}): use another --out")
     config.write_text(yaml.safe_dump(settings))
     log = run.with_suffix(".log")
     if run.exists():  # an interrupted run: start it again from its last checkpoint, if any
@@ -248,6 +252,8 @@ def main() -> int:
     parser.add_argument("--vae-steps", type=int, help=f"VAE training steps (default {Budget.vae_steps})")
     parser.add_argument("--train-steps", type=int, help=f"steps per arm, seed (default {Budget.train_steps})")
     args = parser.parse_args()
+    if args.jobs < 1 or args.seeds < 1:
+        parser.error("--jobs and --seeds must be at least 1")
     size, budget = (SMOKE_SIZE, SMOKE_BUDGET) if args.smoke else (WorldSize(), Budget())
     budget = replace(
         budget,
@@ -283,11 +289,18 @@ def main() -> int:
     results = {}
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {
-            job: pool.submit(arm_job, out, job[0], job[1], bases[job[1]], size, budget, threads)
-            for job in jobs
+            pool.submit(arm_job, out, arm, seed, bases[seed], size, budget, threads): f"{arm.name}-seed{seed}"
+            for arm, seed in jobs
         }
-        for (arm, seed), future in futures.items():
-            results[(arm.name, seed)], job_minutes[f"{arm.name}-seed{seed}"] = future.result()
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                results[name], job_minutes[name] = future.result()
+            except Exception:
+                print(f"{name} failed; finished runs keep their results: rerun to go on", flush=True)
+                pool.shutdown(cancel_futures=True)
+                raise
+    results = {(arm.name, seed): results[f"{arm.name}-seed{seed}"] for arm, seed in jobs}
     now = stage("training and scoring", now)
     baseline = report.repeated_reference_scores(out)
     stage("tables", now)

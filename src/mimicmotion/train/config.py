@@ -28,8 +28,8 @@ PACKAGED_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "train.yaml"
 ACCELERATE_CONFIGS = ("ddp", "deepspeed_zero2", "fsdp")
 
 # Settings that may change when a run is resumed: they do not change what the run computes
-# (how long it runs, how often it saves, where its inputs now live, how many loader workers, whether the
-# frames' VAE posteriors are computed in the step or read from a cache).
+# (how long it runs, how often it saves, where its inputs now live, how many loader workers; whether the
+# frames' VAE posteriors are computed in the step or read from a cache changes them only to float precision).
 RESUMABLE_CHANGES = frozenset(
     {
         "data",

@@ -28,7 +28,7 @@ from mimicmotion.parallel import cpu_processes
 from mimicmotion.train import checkpoint as ckpt
 from mimicmotion.train.config import TrainConfig
 from mimicmotion.train.dataset import ClipDataset, MicroBatches, load_prepared, min_video_frames
-from mimicmotion.train.latents import build_cache, vae_fingerprint
+from mimicmotion.train.latents import build_cache
 from mimicmotion.train.model import MimicMotionModel
 from mimicmotion.train.objective import sample_noise, stack_noise
 from mimicmotion.train.prepare import GIVEN
@@ -250,11 +250,18 @@ def _check_frame_size(pipe, config: TrainConfig) -> None:
 
 
 def _latent_cache(accelerator, pipe, videos, config: TrainConfig) -> str:
-    """The fingerprint of the VAE's latent cache, which the main process completes first."""
-    if accelerator.is_main_process:
-        build_cache(videos, pipe.vae, config.height, config.width, progress=accelerator.is_local_main_process)
+    """The fingerprint of the VAE's latent cache, which the processes complete first, each a share."""
+    fingerprint = build_cache(
+        videos,
+        pipe.vae,
+        config.height,
+        config.width,
+        progress=accelerator.is_local_main_process,
+        rank=accelerator.process_index,
+        world=accelerator.num_processes,
+    )
     accelerator.wait_for_everyone()
-    return vae_fingerprint(pipe.vae)
+    return fingerprint
 
 
 def _noise(indices: torch.Tensor, config: TrainConfig, latent_shape: tuple, device: torch.device):

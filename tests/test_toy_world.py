@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks" / "toy"))
@@ -172,3 +173,15 @@ def test_the_recipe_runs_end_to_end_at_ci_size(tmp_path):
                for s in baseline.values())  # fmt: skip
     assert set(main["fusion"]) == {"progressive", "official", "average"}
     assert (out / "frames.png").stat().st_size > 0 and (out / "fusion_yt.png").stat().st_size > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA where there is none")
+def test_asking_for_a_gpu_that_is_not_there_stops_before_anything_is_written(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "toy" / "run.py"), "--device", "cuda",
+         "--out", str(tmp_path / "toy")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "no CUDA GPU" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "toy").exists()

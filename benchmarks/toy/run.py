@@ -106,16 +106,16 @@ def dance_poses(out: Path, video: Path):
     return PoseSequence.load(path)
 
 
-def make_bases(out: Path, size: WorldSize, budget: Budget, seeds: list[int]) -> dict[int, Path]:
+def make_bases(out: Path, size: WorldSize, budget: Budget, seeds: list[int], device: str) -> dict[int, Path]:
     from diffusers import AutoencoderKLTemporalDecoder
     from toyworld import base, vae
 
     vae_dir = out / "vae"
     if not (vae_dir / "config.json").exists():
         started = time.perf_counter()
-        model, log = vae.train_vae(size.height, size.width, budget.vae_steps, seed=0)
+        model, log = vae.train_vae(size.height, size.width, budget.vae_steps, seed=0, device=device)
         quality = vae.reconstruction_psnr(model, size.height, size.width, seed=0)
-        model.save_pretrained(vae_dir)
+        model.cpu().save_pretrained(vae_dir)
         minutes = (time.perf_counter() - started) / 60
         (out / "vae.json").write_text(json.dumps({"log": log, "psnr": quality, "minutes": minutes}))
     trained = AutoencoderKLTemporalDecoder.from_pretrained(vae_dir)
@@ -128,10 +128,21 @@ def make_bases(out: Path, size: WorldSize, budget: Budget, seeds: list[int]) -> 
     return bases
 
 
-def train_arm(
-    out: Path, arm: Arm, seed: int, base: Path, size: WorldSize, budget: Budget, threads: int
-) -> Path:
-    """Train one arm with one seed on `threads` CPU threads; the exported checkpoint."""
+@dataclass(frozen=True)
+class Recipe:
+    """What every arm and seed shares: the output folder, the world's size, the budget, and where it runs
+    (`device`; on the CPU, `threads` threads per job)."""
+
+    out: Path
+    size: WorldSize
+    budget: Budget
+    device: str
+    threads: int
+
+
+def train_arm(recipe: Recipe, arm: Arm, seed: int, base: Path) -> Path:
+    """Train one arm with one seed; the exported checkpoint."""
+    out, size, budget, threads = recipe.out, recipe.size, recipe.budget, recipe.threads
     run = out / "runs" / f"{arm.name}-seed{seed}"
     exported = run / "model.safetensors"
     if exported.exists():
@@ -174,27 +185,32 @@ def train_arm(
     return exported
 
 
-def evaluate_arm(
-    out: Path, arm: Arm, seed: int, base: Path, checkpoint: Path, budget: Budget, size, main: bool
-):
+def evaluate_arm(recipe: Recipe, arm: Arm, seed: int, base: Path, checkpoint: Path):
     """Scores of one trained model on every test case, against the true frames and against their VAE
     round trip; for the `main` arm also of the same model with PoseNet zeroed (the baseline), and of the
     long cases under each fusion. Cached in the run folder."""
     import torch
     from toyworld import measure
 
-    from mimicmotion.pipeline import MimicMotionPipeline
+    from mimicmotion.animate import load_pipeline
 
+    out, size, main = recipe.out, recipe.size, arm.name == "main"
     path = checkpoint.parent / "scores.json"
     if path.exists():
         return json.loads(path.read_text())
     torch.manual_seed(0)
-    pipe = MimicMotionPipeline.from_pretrained(
-        str(base), checkpoint=str(checkpoint), torch_dtype=torch.float32
-    )
     videos = checkpoint.parent / "videos"
     videos.mkdir(exist_ok=True)
-    settings = measure.evaluation_settings(videos / "video.mp4", arm.render_style, 8, budget.eval_steps, seed)
+    settings = measure.evaluation_settings(
+        videos / "video.mp4",
+        (base, checkpoint),
+        recipe.device,
+        arm.render_style,
+        8,
+        recipe.budget.eval_steps,
+        seed,
+    )
+    pipe = load_pipeline(settings)
     result: dict = {"model": {}, "pose_zeroed": {}, "fusion": {f: {} for f in FUSIONS}}
     for case_path in sorted((out / "world" / "test").glob("*.npz")):
         case = load_case(case_path)
@@ -216,29 +232,42 @@ def evaluate_arm(
     return result
 
 
-def arm_job(out: Path, arm: Arm, seed: int, base: Path, size, budget: Budget, threads: int):
+def arm_job(recipe: Recipe, arm: Arm, seed: int, base: Path):
     """Train, export and score one arm and seed (in a worker process): (scores, minutes per stage)."""
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(recipe.threads)
     started = time.perf_counter()
-    checkpoint = train_arm(out, arm, seed, base, size, budget, threads)
+    checkpoint = train_arm(recipe, arm, seed, base)
     trained = time.perf_counter()
-    scores = evaluate_arm(out, arm, seed, base, checkpoint, budget, size, main=arm.name == "main")
+    scores = evaluate_arm(recipe, arm, seed, base, checkpoint)
     minutes = {"train": (trained - started) / 60, "evaluate": (time.perf_counter() - trained) / 60}
     print(f"{arm.name}-seed{seed}: trained in {minutes['train']:.1f} min, scored in "
           f"{minutes['evaluate']:.1f} min", flush=True)  # fmt: skip
     return scores, minutes
 
 
-def cache_latents(out: Path, base: Path, size: WorldSize) -> None:
+def cache_latents(out: Path, base: Path, size: WorldSize, device: str) -> None:
     """Encode the training frames once for every run (they share the VAE), before they start."""
     from mimicmotion.pipeline import MimicMotionPipeline
     from mimicmotion.train.dataset import load_prepared
     from mimicmotion.train.latents import build_cache
 
-    vae = MimicMotionPipeline.from_pretrained(str(base), checkpoint=None).vae
+    vae = MimicMotionPipeline.from_pretrained(str(base), checkpoint=None).vae.to(device)
     build_cache(load_prepared(out / "prepared"), vae, size.height, size.width)
+
+
+def on_device(asked: str, parser: argparse.ArgumentParser) -> str:
+    """The device every stage runs on. Training runs in `mimicmotion train`, whose accelerate takes CUDA
+    whenever it sees it, so for the CPU the GPUs are hidden from every process the recipe starts."""
+    import torch
+
+    if asked == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA GPU is available here")
+    if asked == "cpu" or not torch.cuda.is_available():
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        return "cpu"
+    return "cuda"
 
 
 def main() -> int:
@@ -251,9 +280,12 @@ def main() -> int:
     parser.add_argument("--arms", nargs="+", default=[a.name for a in ARMS], choices=[a.name for a in ARMS])
     parser.add_argument("--vae-steps", type=int, help=f"VAE training steps (default {Budget.vae_steps})")
     parser.add_argument("--train-steps", type=int, help=f"steps per arm, seed (default {Budget.train_steps})")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where models are trained and scored (auto: CUDA when available)")  # fmt: skip
     args = parser.parse_args()
     if args.jobs < 1 or args.seeds < 1:
         parser.error("--jobs and --seeds must be at least 1")
+    device = on_device(args.device, parser)
     size, budget = (SMOKE_SIZE, SMOKE_BUDGET) if args.smoke else (WorldSize(), Budget())
     budget = replace(
         budget,
@@ -279,17 +311,17 @@ def main() -> int:
     if not (out / "prepared" / "report.json").exists():
         mimicmotion("prepare-data", "--videos", str(videos), "--out", str(out / "prepared"), "--workers", "1")
     now = stage("world and data", started)
-    bases = make_bases(out, size, budget, seeds)
+    bases = make_bases(out, size, budget, seeds, device)
     now = stage("VAE", now)
-    cache_latents(out, bases[seeds[0]], size)
+    cache_latents(out, bases[seeds[0]], size, device)
     now = stage("latent cache", now)
 
     jobs = [(arm, seed) for arm in ARMS if arm.name in args.arms for seed in seeds]
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    recipe = Recipe(out, size, budget, device, threads=max(1, (os.cpu_count() or 1) // args.jobs))
     results = {}
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {
-            pool.submit(arm_job, out, arm, seed, bases[seed], size, budget, threads): f"{arm.name}-seed{seed}"
+            pool.submit(arm_job, recipe, arm, seed, bases[seed]): f"{arm.name}-seed{seed}"
             for arm, seed in jobs
         }
         for future in as_completed(futures):

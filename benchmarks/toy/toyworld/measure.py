@@ -70,8 +70,8 @@ def round_trip(vae, frames: np.ndarray) -> np.ndarray:
     pictures = []
     for start in range(0, len(frames), DECODE_CHUNK_SIZE):
         chunk = torch.from_numpy(frames[start : start + DECODE_CHUNK_SIZE]).permute(0, 3, 1, 2)
-        x = chunk.float() / 127.5 - 1.0
-        y = vae.decode(vae.encode(x).latent_dist.mode(), num_frames=len(x)).sample
+        x = (chunk.float() / 127.5 - 1.0).to(vae.device, vae.dtype)
+        y = vae.decode(vae.encode(x).latent_dist.mode(), num_frames=len(x)).sample.float().cpu()
         pictures.append(((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
     return np.concatenate(pictures)
 
@@ -142,12 +142,19 @@ def scores(generated: Generated, case: TestCase) -> dict[str, float]:
     return result
 
 
-def evaluation_settings(out: Path, style: str, tile_size: int, steps: int, seed: int) -> AnimateSettings:
-    """What the test videos are made with: `animate`'s defaults but for the window size (the clip
-    length trained on), the step count, the pose style the model was trained with, and no
-    retargeting (the observed keypoints already belong to the pictured figure)."""
+def evaluation_settings(
+    out: Path, model: tuple[Path, Path], device: str, style: str, tile_size: int, steps: int, seed: int
+) -> AnimateSettings:
+    """What the test videos are made with: `animate`'s defaults but for the model (base folder,
+    trained checkpoint), fp32 on `device`, the window size (the clip length trained on), the step
+    count, the pose style the model was trained with, and no retargeting (the observed keypoints
+    already belong to the pictured figure)."""
     return AnimateSettings(
         out=out,
+        base_model=str(model[0]),
+        checkpoint=str(model[1]),
+        device=device,
+        dtype="fp32",
         tile_size=tile_size,
         tile_overlap=2,
         steps=steps,

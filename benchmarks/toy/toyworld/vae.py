@@ -63,17 +63,18 @@ def train_vae(
     clips: int = 4,
     frames: int = 2,
     crop: int = 64,
+    device: str = "cpu",
 ):
-    """A trained `AutoencoderKLTemporalDecoder` and its log [(step, loss, seconds)]."""
+    """A trained `AutoencoderKLTemporalDecoder` (on `device`) and its log [(step, loss, seconds)]."""
     torch.manual_seed(seed)
-    vae = base.new_vae(seed).train()
+    vae = base.new_vae(seed).to(device).train()
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.05)
     batches = clip_batches(np.random.default_rng([seed, 7]), height, width, clips, frames, crop)
     log, started = [], time.perf_counter()
     bar = tqdm(range(steps), desc="toy VAE", unit="step")
     for step in bar:
-        x, weight = next(batches)
+        x, weight = (t.to(device) for t in next(batches))
         posterior = vae.encode(x).latent_dist
         z = posterior.sample()
         reconstruction = vae.decode(z, num_frames=frames).sample
@@ -91,7 +92,7 @@ def train_vae(
             bar.set_postfix(loss=f"{loss.item():.4f}")
     vae.eval()
     with torch.no_grad():
-        x, _ = next(clip_batches(np.random.default_rng([seed, 9]), height, width, 2, frames))
+        x = next(clip_batches(np.random.default_rng([seed, 9]), height, width, 2, frames))[0].to(device)
         latents = torch.cat([vae.encode(x[i : i + 4]).latent_dist.sample() for i in range(0, len(x), 4)])
         vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
     return vae, log
@@ -100,7 +101,7 @@ def train_vae(
 @torch.no_grad()
 def reconstruction_psnr(vae, height: int, width: int, seed: int, frames: int = 4) -> float:
     """PSNR (dB) of encode -> decode on fresh training-world clips: how much detail the latent keeps."""
-    x, _ = next(clip_batches(np.random.default_rng([seed, 8]), height, width, 2, frames))
+    x = next(clip_batches(np.random.default_rng([seed, 8]), height, width, 2, frames))[0].to(vae.device)
     y = vae.decode(vae.encode(x).latent_dist.mode(), num_frames=frames).sample.clamp(-1, 1)
     mse = ((y - x) / 2).square().mean()
     return float(10 * torch.log10(1.0 / mse))

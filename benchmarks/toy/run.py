@@ -1,7 +1,7 @@
 """Training, proven on a synthetic world: the whole recipe in one command.
 
     python benchmarks/toy/run.py [--out toy-run] [--smoke] [--seeds 2] [--jobs 2] [--dance VIDEO]
-                                 [--arms main ...] [--vae-steps N] [--train-steps N]
+                                 [--arms main ...] [--vae-steps N] [--train-steps N] [--device auto|cpu|cuda]
 
 1. the dance video's keypoints, detected once (MediaPipe; without the video the motions are all
    procedural);

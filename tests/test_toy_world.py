@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks" / "toy"))
@@ -142,7 +143,7 @@ def test_the_recipe_runs_end_to_end_at_ci_size(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "toy" / "run.py"), "--smoke", "--seeds", "1",
-         "--out", str(out)],
+         "--clip-frames", "4", "--out", str(out)],
         capture_output=True, text=True, env=env, timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-4000:]
@@ -151,10 +152,12 @@ def test_the_recipe_runs_end_to_end_at_ci_size(tmp_path):
     # prepare-data took the keypoints shipped beside the videos
     metas = [json.loads(p.read_text()) for p in (out / "prepared" / "videos").glob("*/meta.json")]
     assert metas and all(m["pose_backend"] == "given" for m in metas)
-    # every arm trained for its budget through `mimicmotion train` and was exported
+    # every arm trained for its budget, on clips of the asked length, through `mimicmotion train` and was
+    # exported
     recipe = json.loads((out / "recipe.json").read_text())
     for arm in ("main", "hand1", "threshold"):
         run = out / "runs" / f"{arm}-seed0"
+        assert yaml.safe_load((run / "config.yaml").read_text())["num_frames"] == 4
         steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
         assert steps == list(range(1, recipe["budget"]["train_steps"] + 1))
         assert (run / "model.safetensors").stat().st_size > 0
@@ -184,4 +187,15 @@ def test_asking_for_a_gpu_that_is_not_there_stops_before_anything_is_written(tmp
     )  # fmt: skip
     assert result.returncode == 2
     assert "no CUDA GPU" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "toy").exists()
+
+
+def test_clips_too_short_to_overlap_are_refused_before_anything_is_written(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "toy" / "run.py"), "--clip-frames", "2",
+         "--out", str(tmp_path / "toy")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--clip-frames must be at least 3" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "toy").exists()

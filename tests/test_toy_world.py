@@ -178,24 +178,23 @@ def test_the_recipe_runs_end_to_end_at_ci_size(tmp_path):
     assert (out / "frames.png").stat().st_size > 0 and (out / "fusion_yt.png").stat().st_size > 0
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA where there is none")
-def test_asking_for_a_gpu_that_is_not_there_stops_before_anything_is_written(tmp_path):
+def run_refused(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`run.py ARGS --out TMP/toy`, which must stop with exit code 2 before anything is written."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "toy" / "run.py"), "--device", "cuda",
-         "--out", str(tmp_path / "toy")],
+        [sys.executable, str(ROOT / "benchmarks" / "toy" / "run.py"), *args, "--out", str(tmp_path / "toy")],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2
-    assert "no CUDA GPU" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "toy").exists()
+    return result
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA where there is none")
+def test_asking_for_a_gpu_that_is_not_there_stops_before_anything_is_written(tmp_path):
+    result = run_refused(tmp_path, "--device", "cuda")
+    assert "no CUDA GPU" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_clips_too_short_to_overlap_are_refused_before_anything_is_written(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "toy" / "run.py"), "--clip-frames", "2",
-         "--out", str(tmp_path / "toy")],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 2
+    result = run_refused(tmp_path, "--clip-frames", "2")
     assert "--clip-frames must be at least 3" in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "toy").exists()

@@ -51,7 +51,7 @@ FUSIONS = ("progressive", "official", "average")
 @dataclass(frozen=True)
 class Budget:
     vae_steps: int = 1200
-    train_steps: int = 1600
+    train_steps: int = 3200
     learning_rate: float = 1e-3
     # log(sigma) ~ N(p_mean, 1.4^2): with the paper's 0.5, PoseNet was still unused after 700 steps here; with
     # 1.0 (more of the high noise levels, where the figure's placement is decided) it was used by 2,000
@@ -59,7 +59,7 @@ class Budget:
     eval_steps: int = 15
     # Frames per training clip, and the window size held-out videos are generated with (2 frames overlap).
     # A 4-frame step costs 0.6 of an 8-frame one here; 3,200 steps of 4 frames beat 1,600 of 8 (README)
-    clip_frames: int = 8
+    clip_frames: int = 4
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class WorldSize:
     train_frames: int = 48
     test_cases: int = 8
     test_frames: int = 24
-    long_cases: int = 2
+    long_cases: int = 1
     long_frames: int = 48
     noise: float = 0.25  # keypoint noise: standard deviation noise * (1 - confidence) * body height
 

@@ -170,7 +170,7 @@ def test_the_recipe_runs_end_to_end_at_ci_size(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "toy" / "run.py"), "--smoke", "--seeds", "1",
-         "--clip-frames", "4", "--out", str(out)],
+         "--clip-frames", "5", "--out", str(out)],
         capture_output=True, text=True, env=env, timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-4000:]
@@ -184,7 +184,7 @@ def test_the_recipe_runs_end_to_end_at_ci_size(tmp_path):
     recipe = json.loads((out / "recipe.json").read_text())
     for arm in ("main", "hand1", "threshold"):
         run = out / "runs" / f"{arm}-seed0"
-        assert yaml.safe_load((run / "config.yaml").read_text())["num_frames"] == 4
+        assert yaml.safe_load((run / "config.yaml").read_text())["num_frames"] == 5  # not the default, 4
         steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
         assert steps == list(range(1, recipe["budget"]["train_steps"] + 1))
         assert (run / "model.safetensors").stat().st_size > 0

@@ -24,7 +24,8 @@ temporary folder): a diffusers base folder (safetensors; fp16 variant files for 
 `Mode.label()` prints them, with or without the leading dashes: `--modes=released,--cfg-batch` or
 `--modes "released,offload model forward-chunking"`). Peak-memory statistics start afresh for each mode;
 the weights are written once and a loaded pipeline is reused by the modes that load it the same way.
-`--side-by-side` also runs the released pipeline (../shared/reference/released, in its own interpreter:
+`--side-by-side` also runs the released pipeline (the folder named by MIMICMOTION_RELEASED_SRC, which holds
+its `mimicmotion` package; see tests/helpers/oracle.py; in its own interpreter:
 benchmarks/released_runner.py) on the same weights, inputs, settings, device and dtype, and prints the
 ratios ours / released (its defaults are the "released" mode).
 
@@ -65,8 +66,10 @@ from mimicmotion.config import AnimateSettings
 from mimicmotion.modes import MODES, Mode
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # where the released code is found, as the oracle tests find it
+from helpers.oracle import released_source, why_no_released_source  # noqa: E402
+
 CONFIGS = ROOT / "src" / "mimicmotion" / "configs" / "svd-xt-1-1"
-RELEASED = ROOT.parent / "shared" / "reference" / "released"
 RUNNER = Path(__file__).resolve().parent / "released_runner.py"
 RELEASED_MODE = Mode()  # the released code's defaults
 WEIGHTS_NOTE = "random-weights.json"  # what a --weights folder was written with
@@ -349,11 +352,12 @@ def run_released(
     frames_file: Path | None,
 ) -> dict:
     """The released pipeline on the same files, in its own interpreter; its figures (released_runner.py)."""
-    if not (RELEASED / "mimicmotion").is_dir():
-        raise SystemExit(f"--side-by-side needs the released code at {RELEASED} (shared/reference/released)")
+    released = released_source()
+    if released is None:
+        raise SystemExit(f"--side-by-side needs the released code: {why_no_released_source()}")
     work = inputs_file.parent
     spec = {
-        "released": str(RELEASED), "base": str(base), "checkpoint": str(checkpoint),
+        "released": str(released), "base": str(base), "checkpoint": str(checkpoint),
         "inputs": str(inputs_file), "device": str(device), "dtype": args.dtype_name, "seed": 42,
         "tile_size": args.tile_size, "tile_overlap": args.tile_overlap, "steps": args.steps,
         "guidance": args.guidance, "noise_aug": 0.0, "output": str(work / "released.json"),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.oracle import RELEASED
+from helpers.oracle import released_source, why_no_released_source
 
 from mimicmotion.config import AnimateSettings
 from mimicmotion.modes import MODES, Mode
@@ -97,8 +97,8 @@ def test_modes_at_full_depth(tmp_path):
 
 @pytest.mark.slow  # both pipelines built, loaded and sampled in subprocesses: ~20 s
 def test_side_by_side_compares_the_same_work(tmp_path):
-    if not (RELEASED / "mimicmotion").is_dir():
-        pytest.skip(f"the released MimicMotion code is not at {RELEASED} (../shared/reference/released)")
+    if released_source() is None:
+        pytest.skip(why_no_released_source())
     for module in ("einops", "matplotlib"):
         pytest.importorskip(module, reason=f"the released code needs {module} (pip install -e '.[test]')")
     frames = tmp_path / "frames"

@@ -1,8 +1,10 @@
-"""The released MimicMotion code as a test oracle.
+"""The released MimicMotion code as a test oracle, live where it is at hand, recorded everywhere.
 
-`../shared/reference/released` holds the released sources. Tests run them in a separate Python process
-(their package is also called `mimicmotion`) with `helpers.oracle.run_released`, through the small scripts of
-this folder, and compare what they write with what our code computes from the same inputs and weights.
+The live tests (test_*_oracle.py) run the released code in a separate Python process (its package is also
+called `mimicmotion`) with `helpers.oracle.run_released` where MIMICMOTION_RELEASED_SRC names its sources,
+and skip, saying so, elsewhere. The golden tests (test_*_golden.py) compare our code with what the released
+code computed on the same tiny weights and inputs, recorded by record.py into golden/; they need no
+released code and run in CI.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.oracle import RELEASED
+from helpers.oracle import released_source, why_no_released_source
 
 
 @pytest.fixture(scope="session")
 def released_code() -> Path:
     """The released sources; tests that need them skip when they are absent."""
-    if not (RELEASED / "mimicmotion").is_dir():
-        pytest.skip(f"the released MimicMotion code is not at {RELEASED} (../shared/reference/released)")
+    folder = released_source()
+    if folder is None:
+        pytest.skip(why_no_released_source())
     for module in ("einops", "matplotlib"):
         pytest.importorskip(module, reason=f"the released code needs {module} (pip install -e '.[test]')")
-    return RELEASED
+    return folder

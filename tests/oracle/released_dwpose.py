@@ -5,7 +5,9 @@ numpy, cv2, onnxruntime and the standard library (the released modules bring tor
 
 spec: released (folder), inputs (.npz of RGB uint8 frames), detector / pose (ONNX files), fps,
 frames (keys of single images: detection + drawing each), reference and driving (keys: the reference
-image and the (T, H, W, 3) driving frames for get_image_pose / get_video_pose), output (.npz written).
+image and the (T, H, W, 3) driving frames for get_image_pose / get_video_pose), drawings ({key: [H, W]}:
+(T, 128, 3) keypoints in the PoseSequence layout, whose first frame is drawn alone at H x W), output
+(.npz written).
 """
 
 from __future__ import annotations
@@ -69,6 +71,21 @@ def pose_arrays(pose: dict, prefix: str) -> dict[str, np.ndarray]:
     }
 
 
+def detector_pose(points: np.ndarray) -> dict:
+    """Keypoints (P, 128, 3) in the PoseSequence layout as the released detector hands them over."""
+    people = len(points)
+    body = points[:, :18]
+    subset = np.where(body[..., 2] > 0.3, np.arange(people * 18).reshape(people, 18), -1)
+    hands = np.concatenate([points[:, 18:39], points[:, 39:60]])  # every left hand, then every right hand
+    return {
+        "bodies": {"candidate": body[..., :2].reshape(-1, 2), "subset": subset, "score": body[..., 2]},
+        "hands": hands[..., :2],
+        "hands_score": hands[..., 2],
+        "faces": points[:, 60:, :2],
+        "faces_score": points[:, 60:, 2],
+    }
+
+
 def main() -> None:
     with open(sys.argv[1]) as file:
         spec = json.load(file)
@@ -91,6 +108,10 @@ def main() -> None:
         results[f"{key}__picture"] = draw_pose(pose, *frame.shape[:2]).transpose(1, 2, 0)
         # the person boxes YOLOX found (none: the pose model ran on the whole image)
         results[f"{key}__boxes"] = np.asarray(inference_detector(detector.pose_estimation.session_det, frame))
+    for key, (height, width) in spec.get("drawings", {}).items():
+        results[f"{key}__picture"] = draw_pose(detector_pose(inputs[key][:1]), height, width).transpose(
+            1, 2, 0
+        )
     results["driving__box_counts"] = np.array(
         [len(inference_detector(detector.pose_estimation.session_det, f)) for f in inputs[spec["driving"]]]
     )

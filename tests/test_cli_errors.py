@@ -294,6 +294,19 @@ CASES = {
         "fps must be a positive number",
         False,
     ),
+    "animate: output type": (
+        lambda d, s: [
+            "animate",
+            "--ref",
+            small_photo(d),
+            "--driving",
+            str(s / GIF),
+            "--out",
+            str(d / "o.avi"),
+        ],
+        "the output must be an .mp4 file (H.264) or an .mkv file (lossless FFV1), got",
+        False,
+    ),
 }
 
 

@@ -11,7 +11,7 @@ import torch
 from mimicmotion import estimate as costs
 from mimicmotion.cli import main
 from mimicmotion.commands import animate as command
-from mimicmotion.config import EXAMPLE_DRIVING, EXAMPLE_REF, AnimateSettings
+from mimicmotion.config import EXAMPLE_POSES, EXAMPLE_REF, AnimateSettings
 from mimicmotion.estimate import Estimate, Measurement, RunPlan, extrapolate, measure, run_plan
 from mimicmotion.generation import driving_frame_count, pose_inputs
 from mimicmotion.pose_features import HOST_BUDGET
@@ -162,9 +162,12 @@ def test_measuring_changes_nothing_the_sampler_computes(tiny_pipe):
 
 @pytest.mark.parametrize("stride, max_frames", [(2, None), (3, None), (1, 7)])
 @pytest.mark.usefixtures("mediapipe")
-def test_the_frame_count_is_known_before_any_frame_is_detected(tmp_path, monkeypatch, stride, max_frames):
+def test_the_frame_count_is_known_before_any_frame_is_detected(
+    tmp_path, monkeypatch, shared_data, stride, max_frames
+):
     monkeypatch.setenv("MIMICMOTION_CACHE", str(tmp_path / "cache"))
-    s = AnimateSettings(ref=EXAMPLE_REF, driving=EXAMPLE_DRIVING, out=tmp_path / "out.mp4", resolution=128,
+    driving = shared_data / "dance_576x1024_19f.gif"  # 19 frames
+    s = AnimateSettings(ref=EXAMPLE_REF, driving=driving, out=tmp_path / "out.mp4", resolution=128,
                         stride=stride, max_frames=max_frames, quiet=True)  # fmt: skip
     inputs = pose_inputs(s)
     with inputs.pose_frames:
@@ -198,9 +201,10 @@ def folder(tmp_path, monkeypatch):
 def test_dry_run_says_the_plan_and_writes_nothing(weights, folder, tmp_path, capsys):
     assert main(["animate", "--example", "--dry-run", *weights, *FAST]) == 0
     said = capsys.readouterr().out
-    assert "plan: cpu fp32, 19 frames at 128x192, 3 windows of 8 frames, 1 step x 2 unet passes" in said
+    # the 24 poses and the reference: windows start at 0, 6, 12, and one more ends on the last frame
+    assert "plan: cpu fp32, 24 frames at 128x192, 4 windows of 8 frames, 1 step x 2 unet passes" in said
     # the planner's estimates of every mode, for this run's size and the weights' architecture
-    assert "size: 192x128 (height x width), 8 frames per window, 19 frames in 3 window(s), 1 step," in said
+    assert "size: 192x128 (height x width), 8 frames per window, 24 frames in 4 window(s), 1 step," in said
     assert "dtype: fp32; GPU: none (no times)" in said
     assert any(
         line.split("  ")[0].strip() == "--offload sequential --forward-chunking" for line in said.splitlines()
@@ -212,7 +216,7 @@ def test_dry_run_says_the_plan_and_writes_nothing(weights, folder, tmp_path, cap
 @pytest.mark.usefixtures("mediapipe")
 def test_dry_run_of_a_config_creates_no_output_folder(weights, folder, capsys):
     config = folder.parent / "test.yaml"
-    case = {"ref_image_path": str(EXAMPLE_REF), "ref_video_path": str(EXAMPLE_DRIVING)}
+    case = {"ref_image_path": str(EXAMPLE_REF), "ref_video_path": str(EXAMPLE_POSES)}
     config.write_text(f"test_case:\n  - {case}\n")
     assert main(["animate", "--config", str(config), "--dry-run", "--max-frames", "2", *weights, *FAST]) == 0
     assert "plan: cpu fp32, 2 frames" in capsys.readouterr().out

@@ -31,7 +31,14 @@ from mimicmotion.pose.reference import check_resolution
 from mimicmotion.pose.render import check_style
 from mimicmotion.pose.retargeting import check_mode
 from mimicmotion.resume import StateWriter, load_state, run_key, state_path
-from mimicmotion.video import check_writable, iter_frames, probe_video, read_image, remove_partial_outputs
+from mimicmotion.video import (
+    VIDEO_OUTPUTS,
+    check_writable,
+    iter_frames,
+    probe_video,
+    read_image,
+    remove_partial_outputs,
+)
 from mimicmotion.windows import FUSIONS, plan_windows, save_window_layout, window_layout_path
 
 if TYPE_CHECKING:
@@ -50,8 +57,10 @@ def check_settings(settings: AnimateSettings) -> None:
 
 
 def check_output(s: AnimateSettings) -> None:
-    if Path(s.out).suffix.lower() != ".mp4":
-        raise MimicMotionError(f"the output must be an .mp4 file, got {s.out}")
+    if Path(s.out).suffix.lower() not in VIDEO_OUTPUTS:
+        raise MimicMotionError(
+            f"the output must be an .mp4 file (H.264) or an .mkv file (lossless FFV1), got {s.out}"
+        )
     check_writable(s.out)
     if s.resume and not state_path(s.out).is_file():
         raise MimicMotionError(f"--resume: no saved state for {s.out} (expected {state_path(s.out)})")

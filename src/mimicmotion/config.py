@@ -51,16 +51,10 @@ DTYPE_NAMES = ("auto", "fp32", "fp16", "bf16")
 # The example shipped inside the package (examples/README.md: source and licence), for `animate --example`.
 EXAMPLES = Path(__file__).parent / "examples"
 EXAMPLE_REF = EXAMPLES / "reference.jpg"
-EXAMPLE_DRIVING = EXAMPLES / "dance.mp4"
+EXAMPLE_POSES = EXAMPLES / "dance.npz"  # a pose file: the motion needs no driving video
 EXAMPLE_OUT = Path("example.mp4")  # in the current folder, unless --out says otherwise
-# What `--example` fills in when not given: the files above, and every frame of the short clip (with
-# --fps auto, written at the clip's own 10 fps).
-EXAMPLE_SETTINGS = {
-    "ref": EXAMPLE_REF,
-    "driving": EXAMPLE_DRIVING,
-    "out": EXAMPLE_OUT,
-    "stride": 1,
-}
+# What `--example` fills in when not given (with --fps auto, written at the dance's own 10 fps).
+EXAMPLE_SETTINGS = {"ref": EXAMPLE_REF, "poses": EXAMPLE_POSES, "out": EXAMPLE_OUT}
 
 
 # Settings that several commands share, declared once.
@@ -139,7 +133,11 @@ class AnimateSettings(PoseSettings):
         "--driving, if given too, then only gives the sound",
         metavar="NPZ",
     )
-    out: Path | None = option(None, "output .mp4 (with --config: a folder, default outputs/)", metavar="OUT")
+    out: Path | None = option(
+        None,
+        "output .mp4, or .mkv for lossless FFV1 (with --config: a folder, default outputs/)",
+        metavar="OUT",
+    )
     base_model: str = base_model_option()
     checkpoint: str = checkpoint_option()
     steps: int = option(25, "denoising steps", metavar="N")

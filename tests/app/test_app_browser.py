@@ -225,89 +225,25 @@ def test_the_app_starts_and_serves_its_page(app, browser):
     shoot(browser, "1-main")
 
 
-def test_upload_preview_generate_and_the_job_in_the_history(
-    app, browser, shared_data, tiny_weights, workspace
-):
+def test_the_shipped_example_animates_from_its_pose_file(app, browser):
     open_page(browser, app)
-    upload(browser, "photo", shared_data / "ref_demo1.jpg")
-    upload(browser, "driving", shared_data / "dance_576x1024_19f.gif")
-    wait_for(lambda: text(browser, "photo-info"), 30, "no photo description", browser)
-    wait_for(lambda: text(browser, "driving-info"), 30, "no video description", browser)
-    assert text(browser, "photo-info") == "ref_demo1.jpg: 1080 x 1920 pixels"
-    assert (
-        text(browser, "driving-info")
-        == "dance_576x1024_19f.gif: 576 x 1024 pixels, 19 frames, 1.90 s at 10 fps"
-    )
+    browser.find_element("xpath", "//*[normalize-space(text())='dance.npz']").click()
+    wait_for(lambda: text(browser, "photo-info") == "reference.jpg: 288 x 512 pixels", 30,
+             "no example photo", browser)  # fmt: skip
+    described = "dance.npz: 576 x 1024 pixels, 24 poses, 2.40 s at 10 fps"
+    wait_for(lambda: text(browser, "driving-info") == described, 30, "no description of the poses", browser)
     set_options(browser, SMALL)
-    shoot(browser, "2-inputs")
-    browser.find_element("css selector", "#advanced .label-wrap").click()  # closed: the values stay
-
-    # the pose preview: the reference with its skeleton, and the retargeted poses as a video
+    browser.find_element("css selector", "#advanced .label-wrap").click()
     assert status_after(browser, "preview", app) == "Poses of 4 frames: check the fit, then generate."
-    wait_for(
-        lambda: browser.find_elements("css selector", "#skeleton img"), 30, "no skeleton picture", browser
-    )
-    poses = video_state(browser, "pose-video")
-    assert (poses["width"], poses["height"]) == (128, 192)
-    assert poses["duration"] == pytest.approx(4 / 5, abs=0.05)  # 4 frames at 10 fps / stride 2
-    shoot(browser, "3-pose-preview")
-
-    # the generation
-    assert jobs(app.outputs) == []
     done = status_after(browser, "generate", app)
     assert done.startswith("Done: 4 frames"), done
-    (job_id,) = jobs(app.outputs)
-    assert job_id in done
-    folder = app.outputs / job_id
-    record = json.loads((folder / "job.json").read_text())
-    assert (record["frames"], record["settings"]["steps"], record["settings"]["max_frames"]) == (4, 1, 4)
-    assert record["photo"] == "ref_demo1.jpg" and record["video"] == "dance_576x1024_19f.gif"
-    assert probe_video(folder / "result.mp4").num_frames == 4
-    assert probe_video(folder / "side_by_side.mp4").width == 3 * 128
+    record = json.loads((app.outputs / jobs(app.outputs)[-1] / "job.json").read_text())
+    assert (record["photo"], record["video"], record["frames"]) == ("reference.jpg", "dance.npz", 4)
     result = video_state(browser, "result")
     assert result["error"] is None and (result["width"], result["height"]) == (128, 192)
-    assert result["duration"] == pytest.approx(record["frames"] / record["fps"], abs=0.05)
-    assert video_state(browser, "side-by-side")["width"] == 3 * 128
-    wait_for(lambda: browser.find_elements("css selector", "#strip img"), 30, "no window strip", browser)
-    links = [a.get_attribute("href") for a in browser.find_elements("css selector", "#downloads a")]
-    assert {Path(link).name for link in links if link} == {"result.mp4", "side_by_side.mp4", "windows.png",
-                                                           "job.json"}  # fmt: skip
-    assert job_id in text(browser, "history")
-    shoot(browser, "4-generated")
-
-    # the history, read back by a new app on the same folder
-    again = App(tiny_weights, app.outputs, workspace / "cache", "--max-seconds", "1", "--max-upload-mb", "3")
-    try:
-        open_page(browser, again)
-        wait_for(lambda: job_id in text(browser, "history"), 30, "the job is not in the history", browser)
-        # a past job, chosen in the history, is shown again with its files and settings
-        browser.find_element("css selector", "#job input").click()
-        offered = lambda: [o for o in browser.find_elements("css selector", "#job li") if o.text == job_id]  # noqa: E731
-        wait_for(offered, 10, "the job is not offered", browser)[0].click()
-        assert video_state(browser, "result")["duration"] == pytest.approx(result["duration"], abs=0.01)
-        wait_for(lambda: '"max_frames": 4' in text(browser, "record"), 30, "no settings of the job", browser)
-        shoot(browser, "5-history-after-restart")
-        # its limits: files of at most 3 MB (the GIF has 3.8), videos of at most 1 s (the mp4 lasts longer)
-        upload(browser, "driving", shared_data / "dance_576x1024_19f.gif")
-        body = lambda: browser.find_element("tag name", "body").text  # noqa: E731
-        wait_for(
-            lambda: "exceed the maximum allowed size of 3" in body(), 30, "no message on the size", browser
-        )
-        shoot(browser, "6-upload-too-large")
-        upload(browser, "driving", shared_data / "dance_1080x1920_24fps.mp4")
-        refused = wait_for(lambda: text(browser, "driving-info"), 30, "no video description", browser)
-        assert "this app takes videos of at most 1 s (--max-seconds): cut it shorter first" in refused
-        shoot(browser, "7-video-too-long")
-        # the example shipped with the package, picked from the examples
-        browser.find_element("xpath", "//*[normalize-space(text())='dance.mp4']").click()
-        wait_for(
-            lambda: text(browser, "photo-info").startswith("reference.jpg: "), 30, "no example photo", browser
-        )
-        # its video read, and longer than this app's --max-seconds 1
-        wait_for(lambda: "the driving video lasts 1.9 s" in text(browser, "driving-info"), 30,
-                 "the example video was not read", browser)  # fmt: skip
-    finally:
-        again.stop()
+    # the example's job, shown whole, the first in the history: the picture of the app in the README
+    # (docs/app.png)
+    shoot(browser, "9-example-generated")
 
 
 def test_a_photo_without_a_person_and_weights_that_do_not_load_are_messages_in_the_page(
@@ -361,3 +297,88 @@ def test_cancel_stops_the_job_and_leaves_no_file(app, browser, shared_data):
     assert not list(app.outputs.rglob("*.partial.mp4"))
     assert "job cancelled: nothing was kept" in app.output()
     shoot(browser, "10-cancelled")
+
+
+def test_upload_preview_generate_and_the_job_in_the_history(
+    app, browser, shared_data, tiny_weights, workspace
+):
+    open_page(browser, app)
+    upload(browser, "photo", shared_data / "ref_demo1.jpg")
+    upload(browser, "driving", shared_data / "dance_576x1024_19f.gif")
+    wait_for(lambda: text(browser, "photo-info"), 30, "no photo description", browser)
+    wait_for(lambda: text(browser, "driving-info"), 30, "no video description", browser)
+    assert text(browser, "photo-info") == "ref_demo1.jpg: 1080 x 1920 pixels"
+    assert (
+        text(browser, "driving-info")
+        == "dance_576x1024_19f.gif: 576 x 1024 pixels, 19 frames, 1.90 s at 10 fps"
+    )
+    set_options(browser, SMALL)
+    shoot(browser, "2-inputs")
+    browser.find_element("css selector", "#advanced .label-wrap").click()  # closed: the values stay
+
+    # the pose preview: the reference with its skeleton, and the retargeted poses as a video
+    assert status_after(browser, "preview", app) == "Poses of 4 frames: check the fit, then generate."
+    wait_for(
+        lambda: browser.find_elements("css selector", "#skeleton img"), 30, "no skeleton picture", browser
+    )
+    poses = video_state(browser, "pose-video")
+    assert (poses["width"], poses["height"]) == (128, 192)
+    assert poses["duration"] == pytest.approx(4 / 5, abs=0.05)  # 4 frames at 10 fps / stride 2
+    shoot(browser, "3-pose-preview")
+
+    # the generation
+    earlier = jobs(app.outputs)
+    done = status_after(browser, "generate", app)
+    assert done.startswith("Done: 4 frames"), done
+    (job_id,) = set(jobs(app.outputs)) - set(earlier)
+    assert job_id in done
+    folder = app.outputs / job_id
+    record = json.loads((folder / "job.json").read_text())
+    assert (record["frames"], record["settings"]["steps"], record["settings"]["max_frames"]) == (4, 1, 4)
+    assert record["photo"] == "ref_demo1.jpg" and record["video"] == "dance_576x1024_19f.gif"
+    assert probe_video(folder / "result.mp4").num_frames == 4
+    assert probe_video(folder / "side_by_side.mp4").width == 3 * 128
+    result = video_state(browser, "result")
+    assert result["error"] is None and (result["width"], result["height"]) == (128, 192)
+    assert result["duration"] == pytest.approx(record["frames"] / record["fps"], abs=0.05)
+    assert video_state(browser, "side-by-side")["width"] == 3 * 128
+    wait_for(lambda: browser.find_elements("css selector", "#strip img"), 30, "no window strip", browser)
+    links = [a.get_attribute("href") for a in browser.find_elements("css selector", "#downloads a")]
+    assert {Path(link).name for link in links if link} == {"result.mp4", "side_by_side.mp4", "windows.png",
+                                                           "job.json"}  # fmt: skip
+    assert job_id in text(browser, "history")
+    shoot(browser, "4-generated")
+
+    # the history, read back by a new app on the same folder
+    again = App(tiny_weights, app.outputs, workspace / "cache", "--max-seconds", "1", "--max-upload-mb", "3")
+    try:
+        open_page(browser, again)
+        wait_for(lambda: job_id in text(browser, "history"), 30, "the job is not in the history", browser)
+        # a past job, chosen in the history, is shown again with its files and settings
+        browser.find_element("css selector", "#job input").click()
+        offered = lambda: [o for o in browser.find_elements("css selector", "#job li") if o.text == job_id]  # noqa: E731
+        wait_for(offered, 10, "the job is not offered", browser)[0].click()
+        assert video_state(browser, "result")["duration"] == pytest.approx(result["duration"], abs=0.01)
+        wait_for(lambda: '"max_frames": 4' in text(browser, "record"), 30, "no settings of the job", browser)
+        shoot(browser, "5-history-after-restart")
+        # its limits: files of at most 3 MB (the GIF has 3.8), videos of at most 1 s (the mp4 lasts longer)
+        upload(browser, "driving", shared_data / "dance_576x1024_19f.gif")
+        body = lambda: browser.find_element("tag name", "body").text  # noqa: E731
+        wait_for(
+            lambda: "exceed the maximum allowed size of 3" in body(), 30, "no message on the size", browser
+        )
+        shoot(browser, "6-upload-too-large")
+        upload(browser, "driving", shared_data / "dance_1080x1920_24fps.mp4")
+        refused = wait_for(lambda: text(browser, "driving-info"), 30, "no video description", browser)
+        assert "this app takes videos of at most 1 s (--max-seconds): cut it shorter first" in refused
+        shoot(browser, "7-video-too-long")
+        # the example shipped with the package, picked from the examples
+        browser.find_element("xpath", "//*[normalize-space(text())='dance.npz']").click()
+        wait_for(
+            lambda: text(browser, "photo-info").startswith("reference.jpg: "), 30, "no example photo", browser
+        )
+        # its pose file read, and longer than this app's --max-seconds 1
+        wait_for(lambda: "the driving video lasts 2.4 s" in text(browser, "driving-info"), 30,
+                 "the example's poses were not read", browser)  # fmt: skip
+    finally:
+        again.stop()

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from mimicmotion.app.jobs import JobStore
-from mimicmotion.app.media import Limits, check_source, describe_photo, describe_video, example_media
+from mimicmotion.app.media import Limits, check_source, describe_motion, describe_photo, example_media
+from mimicmotion.config import EXAMPLE_POSES
 from mimicmotion.errors import MimicMotionError
 
 
@@ -53,28 +54,38 @@ def test_files_are_read_only_from_the_apps_folders(tmp_path):
 def test_inputs_are_described_as_read_and_a_long_video_is_refused(shared_data):
     assert describe_photo(shared_data / "ref_demo1.jpg") == "ref_demo1.jpg: 1080 x 1920 pixels"
     gif = shared_data / "dance_576x1024_19f.gif"
-    assert describe_video(gif, Limits(10, 60)) == (
+    assert describe_motion(gif, Limits(10, 60)) == (
         "dance_576x1024_19f.gif: 576 x 1024 pixels, 19 frames, 1.90 s at 10 fps"
     )
     with pytest.raises(MimicMotionError) as error:
-        describe_video(gif, Limits(10, 1.5))
+        describe_motion(gif, Limits(10, 1.5))
     assert str(error.value) == (
         "the driving video lasts 1.9 s; this app takes videos of at most 1.5 s (--max-seconds): cut it "
         "shorter first"
     )
 
 
-def test_a_file_that_is_no_video_is_one_line(tmp_path):
-    fake = tmp_path / "dance.mp4"
+def test_a_pose_file_is_described_by_its_poses_and_refused_when_too_long():
+    # the shipped example's dance: 24 poses at 10 fps in a 576 x 1024 frame
+    assert describe_motion(EXAMPLE_POSES, Limits(10, 60)) == (
+        "dance.npz: 576 x 1024 pixels, 24 poses, 2.40 s at 10 fps"
+    )
+    with pytest.raises(MimicMotionError, match=r"lasts 2\.4 s; this app takes videos of at most 2 s"):
+        describe_motion(EXAMPLE_POSES, Limits(10, 2))
+
+
+@pytest.mark.parametrize("name", ["dance.mp4", "dance.npz"])
+def test_a_file_that_is_no_video_or_pose_file_is_one_line(tmp_path, name):
+    fake = tmp_path / name
     fake.write_bytes(b"not a video")
     with pytest.raises(MimicMotionError) as error:
-        describe_video(fake)
-    assert "\n" not in str(error.value)
+        describe_motion(fake)
+    assert "\n" not in str(error.value) and name in str(error.value)
 
 
-def test_example_media_are_the_photos_and_videos_of_the_folders(tmp_path):
-    for name in ("b.mp4", "a.jpg", "c.gif", "notes.txt", "d.png"):
+def test_example_media_are_the_photos_and_motions_of_the_folders(tmp_path):
+    for name in ("b.mp4", "a.jpg", "c.gif", "notes.txt", "d.png", "e.npz"):
         (tmp_path / name).write_bytes(b"")
-    photos, videos = example_media([tmp_path, tmp_path / "missing"])
+    photos, motions = example_media([tmp_path, tmp_path / "missing"])
     assert [p.name for p in photos] == ["a.jpg", "d.png"]
-    assert [p.name for p in videos] == ["b.mp4", "c.gif"]
+    assert [p.name for p in motions] == ["b.mp4", "c.gif", "e.npz"]

@@ -1,5 +1,5 @@
-"""The app's inputs: what a photo or a video is as read, the limits on them, and the folders files may
-come from."""
+"""The app's inputs: what a photo or a motion (a driving video or a pose file) is as read, the limits on
+them, and the folders files may come from."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose.types import PoseSequence
 from mimicmotion.video import probe_video, read_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".gif")
+POSE_SUFFIX = ".npz"  # keypoints to follow (docs/pose-format.md), as `animate --poses` takes them
+MOTION_SUFFIXES = (*VIDEO_SUFFIXES, POSE_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -30,17 +33,19 @@ def describe_photo(path: str | os.PathLike) -> str:
     return f"{Path(path).name}: {image.shape[1]} x {image.shape[0]} pixels"
 
 
-def describe_video(path: str | os.PathLike, limits: Limits | None = None) -> str:
-    """One line: the video's size, frame count, duration and frame rate as read; a MimicMotionError if it
-    does not decode or is longer than `limits` allow."""
-    info = probe_video(path)
-    seconds = info.num_frames / info.fps
+def describe_motion(path: str | os.PathLike, limits: Limits | None = None) -> str:
+    """One line: the driving video's (or pose file's) size, frame count, duration and frame rate as read;
+    a MimicMotionError if it does not read or is longer than `limits` allow."""
+    if Path(path).suffix.lower() == POSE_SUFFIX:
+        poses = PoseSequence.load(path)
+        width, height, frames, fps, kind = poses.width, poses.height, len(poses), poses.sample_fps, "poses"
+    else:
+        info = probe_video(path)
+        width, height, frames, fps, kind = info.width, info.height, info.num_frames, info.fps, "frames"
+    seconds = frames / fps
     if limits is not None:
         check_duration(seconds, limits)
-    return (
-        f"{Path(path).name}: {info.width} x {info.height} pixels, {info.num_frames} frames, "
-        f"{seconds:.2f} s at {info.fps:g} fps"
-    )
+    return f"{Path(path).name}: {width} x {height} pixels, {frames} {kind}, {seconds:.2f} s at {fps:g} fps"
 
 
 def check_duration(seconds: float, limits: Limits) -> None:
@@ -62,12 +67,12 @@ def check_source(path: str | os.PathLike, roots: Iterable[str | os.PathLike]) ->
 
 
 def example_media(folders: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
-    """(photos, videos) in the example folders, by name."""
-    photos, videos = [], []
+    """(photos, motions: driving videos and pose files) in the example folders, by name."""
+    photos, motions = [], []
     for folder in folders:
         for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else ():
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 photos.append(path)
-            elif path.suffix.lower() in VIDEO_SUFFIXES:
-                videos.append(path)
-    return photos, videos
+            elif path.suffix.lower() in MOTION_SUFFIXES:
+                motions.append(path)
+    return photos, motions

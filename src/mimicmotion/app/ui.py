@@ -29,7 +29,14 @@ from mimicmotion.app.form import (
     settings_json,
 )
 from mimicmotion.app.jobs import HISTORY_COLUMNS, Job, JobStore
-from mimicmotion.app.media import Limits, check_source, describe_photo, describe_video, example_media
+from mimicmotion.app.media import (
+    MOTION_SUFFIXES,
+    Limits,
+    check_source,
+    describe_motion,
+    describe_photo,
+    example_media,
+)
 from mimicmotion.app.work import Cancelled, Generated, generate, preview_poses
 from mimicmotion.config import AnimateSettings
 from mimicmotion.errors import MimicMotionError
@@ -85,8 +92,8 @@ def build(app: AppState) -> gr.Blocks:
                 photo_info = gr.Markdown(elem_id="photo-info")
             with gr.Column():
                 driving = gr.File(
-                    label="Driving video (mp4, mov, webm, mkv, gif)",
-                    file_types=[".mp4", ".mov", ".webm", ".mkv", ".gif"],
+                    label="Driving video (mp4, mov, webm, mkv, gif) or pose file (npz)",
+                    file_types=list(MOTION_SUFFIXES),
                     type="filepath",
                     elem_id="driving",
                 )
@@ -133,7 +140,7 @@ def build(app: AppState) -> gr.Blocks:
 
         photo.change(lambda path: _describe(app, path, describe_photo), photo, photo_info, queue=False)
         driving.change(
-            lambda path: _describe(app, path, lambda p: describe_video(p, app.limits)),
+            lambda path: _describe(app, path, lambda p: describe_motion(p, app.limits)),
             driving,
             driving_info,
             queue=False,
@@ -253,11 +260,11 @@ def _settings(
     app: AppState, fields: Sequence[FormField], photo: str | None, video: str | None, values: Sequence[Any]
 ) -> AnimateSettings:
     if not photo or not video:
-        raise MimicMotionError("give a photo of a person and a driving video first")
+        raise MimicMotionError("give a photo of a person and a driving video (or a pose file) first")
     roots = app.sources()
     check_source(photo, roots)
     check_source(video, roots)
-    describe_video(video, app.limits)  # unreadable or too long: said before anything runs
+    describe_motion(video, app.limits)  # unreadable or too long: said before anything runs
     chosen = form_values(fields, values)
     return AnimateSettings(**{**chosen, **app.model, "ref": Path(photo), "driving": Path(video)})
 

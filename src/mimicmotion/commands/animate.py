@@ -12,6 +12,7 @@ from mimicmotion.config import EXAMPLE_OUT, EXAMPLE_SETTINGS, AnimateSettings, r
 from mimicmotion.errors import MimicMotionError
 from mimicmotion.settings import add_options as add_settings
 from mimicmotion.settings import given, option, parse
+from mimicmotion.video import VIDEO_OUTPUTS
 
 if TYPE_CHECKING:
     from mimicmotion.estimate import Estimate
@@ -38,8 +39,9 @@ class ConfigFile:
 class Example:
     example: bool = option(
         False,
-        "run on the example shipped with the package (a photo and a 1.9-second dance clip at 10 fps): "
-        f"--ref and --driving default to its files, --out to {EXAMPLE_OUT}, and --stride to 1",
+        "run on the example shipped with the package (a photo and a 2.4-second dance as a pose file): "
+        "--ref and --poses default to its files (not --poses when --driving is given), --out to "
+        f"{EXAMPLE_OUT}",
     )
 
 
@@ -99,14 +101,17 @@ def settings_from(args: argparse.Namespace) -> list[AnimateSettings]:
     if parse(args, Example).example:
         if config is not None:
             raise MimicMotionError("--example and --config both say what to animate: give one of them")
-        given_values = {**EXAMPLE_SETTINGS, **given_values}
+        example = dict(EXAMPLE_SETTINGS)
+        if "driving" in given_values:  # the motion of the video given, not the example's
+            del example["poses"]
+        given_values = {**example, **given_values}
     if config is None:
         return [AnimateSettings(**given_values)]
 
     cases = read_released_config(config)
     out = given_values.pop("out", None)
     folder = Path("outputs") if out is None else out
-    if folder.suffix.lower() == ".mp4":
+    if folder.suffix.lower() in VIDEO_OUTPUTS:  # a file: the one case's output
         if len(cases) > 1:
             raise MimicMotionError(f"{config} has {len(cases)} test cases: --out must be a folder")
         return [AnimateSettings(**{**cases[0], **given_values, "out": out})]

@@ -156,7 +156,8 @@ def write_video(
     audio: AudioSpan | None = None,
     progress: bool = True,
 ) -> Path:
-    """Stream `count` frames into an H.264 mp4 (written under a temporary name, renamed at the end).
+    """Stream `count` frames into an H.264 mp4, or a lossless .mkv (`video_writer`; written under a
+    temporary name, renamed at the end).
 
     With `beside`, each frame is written as reference | pose picture | frame; `audio`: the sound to add.
     """

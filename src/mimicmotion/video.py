@@ -4,8 +4,8 @@ Videos (mp4, mov, webm, mkv, gif, ...) are decoded with PyAV; a folder of images
 video too. Frames are yielded as RGB uint8 arrays (height, width, 3) and never collected, so
 memory does not depend on the length of the video. Output files are written next to their final
 path under a temporary name and renamed only when complete: H.264 in mp4, or lossless FFV1 in Matroska
-(.mkv) for comparisons. Either way the file is a function of the frames (and the PyAV/FFmpeg build): the
-same frames give the same bytes on any machine.
+(.mkv) for comparisons. Either way the file is a function of the frames, the PyAV/FFmpeg build and the
+processor family: the same frames give the same bytes whatever the number of cores.
 
 Pictures come upright, as a viewer shows them: a photo is turned by its EXIF orientation (phones store
 the sensor's pixels and a tag), a video frame by its stream's display matrix (phones store a rotation);

@@ -378,7 +378,7 @@ def test_upload_preview_generate_and_the_job_in_the_history(
             lambda: text(browser, "photo-info").startswith("reference.jpg: "), 30, "no example photo", browser
         )
         # its pose file read, and longer than this app's --max-seconds 1
-        wait_for(lambda: "the driving video lasts 2.4 s" in text(browser, "driving-info"), 30,
+        wait_for(lambda: "the driving poses last 2.4 s" in text(browser, "driving-info"), 30,
                  "the example's poses were not read", browser)  # fmt: skip
     finally:
         again.stop()

@@ -8,6 +8,7 @@ from mimicmotion.app.jobs import JobStore
 from mimicmotion.app.media import Limits, check_source, describe_motion, describe_photo, example_media
 from mimicmotion.config import EXAMPLE_POSES
 from mimicmotion.errors import MimicMotionError
+from mimicmotion.pose import PoseSequence
 
 
 def test_a_finished_job_is_in_the_history_of_a_new_store_on_the_same_folder(tmp_path):
@@ -70,8 +71,17 @@ def test_a_pose_file_is_described_by_its_poses_and_refused_when_too_long():
     assert describe_motion(EXAMPLE_POSES, Limits(10, 60)) == (
         "dance.npz: 576 x 1024 pixels, 24 poses, 2.40 s at 10 fps"
     )
-    with pytest.raises(MimicMotionError, match=r"lasts 2\.4 s; this app takes videos of at most 2 s"):
+    with pytest.raises(MimicMotionError, match=r"poses last 2\.4 s; this app takes motions of at most 2 s"):
         describe_motion(EXAMPLE_POSES, Limits(10, 2))
+
+
+def test_a_pose_file_without_a_frame_rate_is_refused(tmp_path):
+    still = PoseSequence.load(EXAMPLE_POSES)
+    still.fps = 0.0  # as the pose of a still image is written
+    still.save(tmp_path / "still.npz")
+    with pytest.raises(MimicMotionError) as error:
+        describe_motion(tmp_path / "still.npz")
+    assert str(error.value) == "still.npz gives no frame rate (fps 0): poses to follow need one"
 
 
 @pytest.mark.parametrize("name", ["dance.mp4", "dance.npz"])

@@ -49,8 +49,8 @@ def _tensor(name: str, array) -> onnx.TensorProto:
 
 def save_detector(path: Path, seed: int) -> None:
     """A YOLOX-shaped detector: per stride, the input averaged over each cell, a 1 x 1 convolution, then
-    sigmoid on objectness and class scores. Objectness on the stride-32 grid looks for red (R - G - B
-    above 60 on average over a cell: the dancer's skirt); the other grids find nothing. Boxes are about
+    sigmoid on objectness and class scores. Objectness on the stride-32 grid looks for blue (2 B - R - G
+    above BLUE on average over a cell: the dancers' clothes); the other grids find nothing. Boxes are about
     320 x 640 input pixels, centred 5 cells right of and below their cell (so the corner where points
     without a positive score land is on the canvas), offset and sized a little by the cell's colour;
     class scores are random."""
@@ -60,7 +60,7 @@ def save_detector(path: Path, seed: int) -> None:
         cells = (640 // stride) ** 2
         weight, bias = np.zeros((85, 3, 1, 1)), np.zeros(85)
         weight[0:2, :, 0, 0] = rng.normal(0, 0.001, (2, 3))  # centre offset, in cells
-        bias[0:2] = 5.0  # boxes below and right of the red: their top-left corner lies in the image
+        bias[0:2] = 5.0  # boxes below and right of the blue: their top-left corner lies in the image
         weight[2:4, :, 0, 0] = rng.normal(0, 0.0005, (2, 3))  # log size, in strides
         bias[2:4] = np.log([320 / 32, 640 / 32])
         if stride == 32:
@@ -184,6 +184,13 @@ def cutoff_pose() -> PoseSequence:
     points = absent_points(1, 128)
     points[0, :18] = CUTOFF_BODY
     return PoseSequence.from_points(points, CUTOFF_SIZE[1], CUTOFF_SIZE[0], 24.0, np.zeros(1, np.int64))
+
+
+def dwpose_golden() -> Path:
+    """Where the released DWPose outputs recorded with this environment's OpenCV major version lie."""
+    return (
+        Path(__file__).parents[1] / "oracle" / "golden" / f"dwpose-opencv{cv2.__version__.split('.')[0]}.npz"
+    )
 
 
 def prepare_inputs(shared_data: Path, folder: Path) -> dict:

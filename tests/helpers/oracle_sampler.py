@@ -19,19 +19,20 @@ from helpers.tiny_models import checkpoint_state, save_checkpoint, save_tiny_bas
 from mimicmotion import MimicMotionPipeline
 
 DTYPES = ("fp32", "fp16")
-# The released code needs at least one window of frames and a guidance above 1 somewhere. Frames are 32 x 32
-# or larger: at 16 x 16 the tiny unet's deepest features are 1 x 1, where its group norms divide by a
-# variance of almost 0, so the last bit of any sum decides the frames (measured: 0.2 apart in fp32 between
-# two CPUs' kernels).
+# The released code needs at least one window of frames and a guidance above 1 somewhere. The cases are
+# chosen so that another CPU's kernels change their fp32 frames by less than 1e-5 (record.py measures it):
+# frames of 32 x 32 or larger (at 16 x 16 the tiny unet's deepest features are 1 x 1, where its group norms
+# divide by a variance of almost 0: 0.2 apart between two CPUs) and 3 or 4 steps (with 2, the first step's
+# jump from sigma 700 amplifies the last bits: 1e-4 apart).
 CASES = {
     # frames == window: one window, no fusion
     "one-window": dict(frames=8, height=32, width=32, tile_size=8, tile_overlap=3,
                        steps=3, min_guidance=2.0, max_guidance=2.0, noise_aug=0.0, seed=42),
     # windows of 8 sharing 2 start at 0, 6, 12; one more is shifted back to end on frame 24
     "shifted-last-window": dict(frames=25, height=32, width=32, tile_size=8, tile_overlap=2,
-                                steps=2, min_guidance=2.0, max_guidance=2.0, noise_aug=0.0, seed=42),
+                                steps=4, min_guidance=2.0, max_guidance=2.0, noise_aug=0.0, seed=42),
     "guidance-ramp": dict(frames=10, height=32, width=32, tile_size=6, tile_overlap=2,
-                          steps=3, min_guidance=1.0, max_guidance=3.0, noise_aug=0.0, seed=7),
+                          steps=4, min_guidance=1.0, max_guidance=3.0, noise_aug=0.0, seed=7),
     "noise-augmentation": dict(frames=10, height=32, width=32, tile_size=6, tile_overlap=2,
                                steps=3, min_guidance=2.5, max_guidance=2.5, noise_aug=0.05, seed=3),
     "non-square": dict(frames=10, height=32, width=48, tile_size=6, tile_overlap=2,

@@ -1,10 +1,10 @@
 """The released MimicMotion code as a test oracle, live where it is at hand, recorded everywhere.
 
-The live tests (test_*_oracle.py) run the released code in a separate Python process (its package is also
-called `mimicmotion`) with `helpers.oracle.run_released` where MIMICMOTION_RELEASED_SRC names its sources,
-and skip, saying so, elsewhere. The golden tests (test_*_golden.py) compare our code with what the released
-code computed on the same tiny weights and inputs, recorded by record.py into golden/; they need no
-released code and run in CI.
+Each test of test_*_oracle.py runs twice. Live: the released code runs in a separate Python process (its
+package is also called `mimicmotion`) with `helpers.oracle.run_released` where MIMICMOTION_RELEASED_SRC
+names its sources; elsewhere it skips, saying so. Recorded: our code against what the released code
+computed on the same tiny weights and inputs, recorded by record.py into golden/; it needs no released
+code and runs in CI.
 """
 
 from __future__ import annotations

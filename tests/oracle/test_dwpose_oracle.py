@@ -11,7 +11,6 @@ with two people, scores above 1 and scores <= 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,17 +26,17 @@ from helpers.oracle_dwpose import (
     RESOLUTION,
     SINGLE_FRAMES,
     OurRun,
+    dwpose_golden,
     prepare_inputs,
     released_people,
     run_ours,
 )
 
-GOLDEN = Path(__file__).parent / "golden" / "dwpose.npz"
-
 
 @dataclass
 class Run(OurRun):
     released: dict[str, np.ndarray] = field(default_factory=dict)
+    live: bool = False  # the released code run now, beside ours; else its recorded outputs
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +48,21 @@ def ours(shared_data, tmp_path_factory):
 
 @pytest.fixture(scope="module", params=["recorded", "live"])
 def run(request, ours) -> Run:
-    """Our outputs beside the released code's: recorded (golden/dwpose.npz, record.py) or live."""
+    """Our outputs beside the released code's: recorded (golden/dwpose-opencvN.npz, record.py) or live."""
     spec, our_run = ours
     if request.param == "recorded":
-        with np.load(GOLDEN) as recorded:
+        golden = dwpose_golden()
+        if not golden.is_file():  # OpenCV's warping, resizing and drawing change between major versions
+            pytest.skip(
+                f"no recording of the released DWPose path with OpenCV {cv2.__version__} ({golden.name})"
+            )
+        with np.load(golden) as recorded:
             released = dict(recorded)
     else:
         run_released("released_dwpose.py", spec, request.getfixturevalue("released_code"), timeout=300)
         with np.load(spec["output"]) as live:
             released = dict(live)
-    return Run(**vars(our_run), released=released)
+    return Run(**vars(our_run), released=released, live=request.param == "live")
 
 
 def test_the_cases_that_matter_occur(run):
@@ -89,7 +93,8 @@ def test_keypoints_equal_the_released_ones(run, key):
     ours = run.ours[key].people(0)
     assert ours.shape == expected.shape
     assert np.abs(ours - expected).max() <= 1e-4
-    assert np.array_equal(ours, expected)  # in fact exactly: the same arithmetic in the same order
+    if run.live:  # in fact exactly: the same arithmetic in the same order
+        assert np.array_equal(ours, expected)
 
 
 @pytest.mark.parametrize("key", [*SINGLE_FRAMES, "cutoff"])
@@ -118,7 +123,8 @@ def test_retargeted_keypoints_equal_the_released_ones(run):
     for index in range(len(run.retargeted)):
         expected = released_people(run.released, f"drawn{index}__")
         assert np.abs(run.retargeted.people(index) - expected).max() <= 1e-4, index
-        assert np.array_equal(run.retargeted.people(index), expected), index
+        if run.live:
+            assert np.array_equal(run.retargeted.people(index), expected), index
 
 
 @needs_opencv_4

@@ -3,6 +3,7 @@ them, and the folders files may come from."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,19 +40,25 @@ def describe_motion(path: str | os.PathLike, limits: Limits | None = None) -> st
     if Path(path).suffix.lower() == POSE_SUFFIX:
         poses = PoseSequence.load(path)
         width, height, frames, fps, kind = poses.width, poses.height, len(poses), poses.sample_fps, "poses"
+        if not (math.isfinite(fps) and fps > 0):  # a still image's pose, or a broken file: no time
+            raise MimicMotionError(
+                f"{Path(path).name} gives no frame rate (fps {fps:g}): poses to follow need one"
+            )
     else:
         info = probe_video(path)
         width, height, frames, fps, kind = info.width, info.height, info.num_frames, info.fps, "frames"
     seconds = frames / fps
     if limits is not None:
-        check_duration(seconds, limits)
+        check_duration(seconds, limits, "poses" if kind == "poses" else "video")
     return f"{Path(path).name}: {width} x {height} pixels, {frames} {kind}, {seconds:.2f} s at {fps:g} fps"
 
 
-def check_duration(seconds: float, limits: Limits) -> None:
+def check_duration(seconds: float, limits: Limits, what: str = "video") -> None:
+    """`what`: "video", or "poses" for a pose file."""
     if seconds > limits.max_seconds:
+        lasts, takes = ("lasts", "videos") if what == "video" else ("last", "motions")
         raise MimicMotionError(
-            f"the driving video lasts {seconds:.1f} s; this app takes videos of at most "
+            f"the driving {what} {lasts} {seconds:.1f} s; this app takes {takes} of at most "
             f"{limits.max_seconds:g} s (--max-seconds): cut it shorter first"
         )
 

@@ -11,12 +11,30 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
 
 RELEASED_SRC_VARIABLE = "MIMICMOTION_RELEASED_SRC"
 SCRIPTS = Path(__file__).resolve().parents[1] / "oracle"
+GOLDEN = SCRIPTS / "golden"
+
+
+def recording(part: str) -> dict:
+    """What golden/recorded.json says of `part` (the machine, the versions, ...); skips where this machine
+    is of another architecture than the recording's: its kernels (and its seeded random draws) differ by
+    more than the recorded tolerances, so there only the live comparison applies."""
+    import pytest  # the recording script imports this module too, outside pytest
+
+    recorded = json.loads((GOLDEN / "recorded.json").read_text())[part]
+    architecture = recorded["machine"]["architecture"]
+    if platform.machine() != architecture:
+        pytest.skip(
+            f"{part} was recorded on {architecture}, this is {platform.machine()}: compare with the released "
+            f"code itself ({RELEASED_SRC_VARIABLE}) or record it here (tests/oracle/record.py)"
+        )
+    return recorded
 
 
 def released_source() -> Path | None:

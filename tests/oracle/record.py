@@ -136,6 +136,7 @@ def main() -> None:
         "released_commit": args.commit,
         "machine": {
             "processor": processor(),
+            "architecture": platform.machine(),
             "platform": platform.platform(),
             "python": platform.python_version(),
         },

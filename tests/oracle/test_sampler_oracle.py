@@ -9,13 +9,10 @@ now, exactly.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
-from helpers.oracle import run_released
+from helpers.oracle import GOLDEN, recording, run_released
 from helpers.oracle_sampler import (
     CASES,
     DTYPES,
@@ -25,9 +22,7 @@ from helpers.oracle_sampler import (
     weights_fingerprint,
 )
 
-GOLDEN = Path(__file__).parent / "golden"
-RECORDED = json.loads((GOLDEN / "recorded.json").read_text())["sampler"]
-TOLERANCE = {"fp32": 1e-5, "fp16": RECORDED["tolerance"]["fp16"]}
+FP32_TOLERANCE = 1e-5
 PARAMETERS = [pytest.param(name, dtype, id=f"{name}-{dtype}") for name in CASES for dtype in DTYPES]
 
 
@@ -37,29 +32,32 @@ def weights(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def recorded(weights):
-    """The recorded frames, once the weights are checked to be those they were recorded with."""
-    assert weights_fingerprint(weights) == RECORDED["weights_fingerprint"], (
+def recorded(weights) -> dict:
+    """The recorded frames by "<case>.<dtype>", and the tolerance of each dtype, once the weights are
+    checked to be those they were recorded with."""
+    sampler = recording("sampler")
+    assert weights_fingerprint(weights) == sampler["weights_fingerprint"], (
         "the tests' tiny weights are not those the goldens were recorded with (a change in how "
         "helpers/tiny_models.py builds them?): record them again with tests/oracle/record.py"
     )
     with np.load(GOLDEN / "sampler.npz") as frames:
-        return {key: torch.from_numpy(frames[key]).float() for key in frames.files}
+        recorded = {key: torch.from_numpy(frames[key]).float() for key in frames.files}
+    return {"frames": recorded, "tolerance": {"fp32": FP32_TOLERANCE, "fp16": sampler["tolerance"]["fp16"]}}
 
 
-def test_the_fp16_tolerance_is_small():
+def test_the_fp16_tolerance_is_small(recorded):
     # what another machine changes in the released fp16 frames: a few fp16 steps at most, not a loophole
-    assert 0 <= TOLERANCE["fp16"] <= 0.02
+    assert 0 <= recorded["tolerance"]["fp16"] <= 0.02
 
 
 # Not marked slow (about 10 s each on 2 cores): every CI environment compares with the recording.
 @pytest.mark.parametrize(("name", "dtype"), PARAMETERS)
 def test_frames_equal_the_recorded_released_frames(weights, recorded, name, dtype):
-    theirs = recorded[f"{name}.{dtype}"]
+    theirs = recorded["frames"][f"{name}.{dtype}"]
     mine = our_frames(name, dtype, weights)
     assert mine.shape == theirs.shape
     assert torch.isfinite(mine).all()
-    assert (mine.float() - theirs).abs().max().item() <= TOLERANCE[dtype]
+    assert (mine.float() - theirs).abs().max().item() <= recorded["tolerance"][dtype]
 
 
 @pytest.mark.slow  # the released pipeline runs beside ours

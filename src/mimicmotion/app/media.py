@@ -39,18 +39,19 @@ def describe_motion(path: str | os.PathLike, limits: Limits | None = None) -> st
     a MimicMotionError if it does not read or is longer than `limits` allow."""
     if Path(path).suffix.lower() == POSE_SUFFIX:
         poses = PoseSequence.load(path)
-        width, height, frames, fps, kind = poses.width, poses.height, len(poses), poses.sample_fps, "poses"
+        width, height, count, fps, what = poses.width, poses.height, len(poses), poses.sample_fps, "poses"
         if not (math.isfinite(fps) and fps > 0):  # a still image's pose, or a broken file: no time
             raise MimicMotionError(
                 f"{Path(path).name} gives no frame rate (fps {fps:g}): poses to follow need one"
             )
     else:
         info = probe_video(path)
-        width, height, frames, fps, kind = info.width, info.height, info.num_frames, info.fps, "frames"
-    seconds = frames / fps
+        width, height, count, fps, what = info.width, info.height, info.num_frames, info.fps, "video"
+    seconds = count / fps
     if limits is not None:
-        check_duration(seconds, limits, "poses" if kind == "poses" else "video")
-    return f"{Path(path).name}: {width} x {height} pixels, {frames} {kind}, {seconds:.2f} s at {fps:g} fps"
+        check_duration(seconds, limits, what)
+    counted = "poses" if what == "poses" else "frames"
+    return f"{Path(path).name}: {width} x {height} pixels, {count} {counted}, {seconds:.2f} s at {fps:g} fps"
 
 
 def check_duration(seconds: float, limits: Limits, what: str = "video") -> None:
